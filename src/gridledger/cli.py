@@ -1,0 +1,179 @@
+"""Command-line interface (Typer). Entry points only: parse, call scenarios, print.
+
+User mistakes (a :class:`~gridledger.errors.GridledgerError`) end the command with one line
+on stderr and exit code 2; nothing is written.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gridledger.config import gather
+from gridledger.errors import GridledgerError
+from gridledger.progress import Reporter, rich_progress
+from gridledger.reporting import dumps, output_dir
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="gridledger: blockchain-based P2P electricity trading with AI-driven markets.")
+elecoin_app = typer.Typer(no_args_is_help=True, help="The elecoin market of the paper (Stackelberg pricing).")
+app.add_typer(elecoin_app, name="elecoin")
+
+F = TypeVar("F", bound=Callable[..., Any])
+console = Console()
+
+
+def user_errors(func: F) -> F:
+    """Turn GridledgerError into a one-line message and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except GridledgerError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Method(StrEnum):
+    analytic = "analytic"
+    dma_ubrl = "dma-ubrl"
+    ga_prosumers = "ga-prosumers"
+    ga_server = "ga-server"
+    random = "random"
+
+
+class Pricing(StrEnum):
+    unified = "unified"
+    discriminated = "discriminated"
+
+
+class Experiment(StrEnum):
+    paper_fig3 = "paper-fig3"
+    paper_fig4 = "paper-fig4"
+
+
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of every random generator used.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML or JSON file overriding defaults.")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override one key: --set theta=120 (repeatable).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Directory for figures and reports.")]
+
+
+def _progress(enabled: bool) -> Any:
+    return rich_progress(transient=True) if enabled and sys.stderr.isatty() else None
+
+
+@elecoin_app.command("solve")
+@user_errors
+def elecoin_solve(
+    method: Annotated[Method, typer.Option("--method", help="Solution method.")] = Method.analytic,
+    pricing: Annotated[Pricing, typer.Option("--pricing", help="One price for all, or one per prosumer.")] =
+    Pricing.unified,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    seed: SeedOpt = 0,
+    json_: JsonOpt = False,
+    out: OutOpt = None,
+) -> None:
+    """Solve the elecoin Stackelberg market (paper eqs. 1-7) with one method."""
+    from gridledger.scenarios.elecoin import ElecoinConfig, solve_elecoin
+
+    cfg = ElecoinConfig.from_mapping(gather(config, set_ or []))
+    sol = solve_elecoin(cfg, method.value, pricing.value, np.random.default_rng(seed))
+    data = sol.to_json()
+    if out is not None:
+        from gridledger.reporting import provenance
+
+        with output_dir(out) as od:
+            od.write_json("results.json", {"experiment": "elecoin-solve", **provenance(seed),
+                                           "config": cfg.to_json(), "solution": data})
+    if json_:
+        typer.echo(dumps(data))
+        return
+    table = Table(title=f"elecoin market: {method.value}, {pricing.value} pricing")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    price = data["price"]
+    table.add_row("price", f"{price:.4f}" if isinstance(price, float) else ", ".join(f"{p:.3f}" for p in price))
+    table.add_row("demands", ", ".join(f"{x:.3f}" for x in data["demands"]))
+    table.add_row("server utility", f"{data['server_utility']:.3f}")
+    table.add_row("total prosumer utility", f"{data['total_prosumer_utility']:.3f}")
+    table.add_row("price error vs analytic", f"{100 * data['relative_error']['price']:.3f}%")
+    if "episodes" in data:
+        table.add_row("episodes", f"{data['episodes']:,}")
+    table.add_row("seconds", f"{data['seconds']:.3f}")
+    console.print(table)
+
+
+@app.command("reproduce")
+@user_errors
+def reproduce(
+    name: Annotated[Experiment, typer.Argument(help="Figure or table to regenerate.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for results.json, figures and report.md.")] =
+    Path("out/reproduce"),
+    smoke: Annotated[bool, typer.Option("--smoke", help="Small, fast version (used by the tests).")] = False,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    seed: SeedOpt = 0,
+    json_: JsonOpt = False,
+) -> None:
+    """Regenerate a figure of the sources next to the published statements."""
+    from gridledger.scenarios.elecoin import ElecoinConfig
+    from gridledger.scenarios.elecoin_reports import reproduce_paper_fig3, reproduce_paper_fig4
+
+    cfg = ElecoinConfig.from_mapping(gather(config, set_ or []))
+    runner = {Experiment.paper_fig3: reproduce_paper_fig3, Experiment.paper_fig4: reproduce_paper_fig4}[name]
+    progress = _progress(not json_)
+    with output_dir(out) as od:
+        if progress is not None:
+            with progress:
+                results = runner(cfg, seed, smoke, od, Reporter(progress))
+        else:
+            results = runner(cfg, seed, smoke, od)
+    if json_:
+        typer.echo(dumps(results))
+    else:
+        console.print(f"{name.value}: report written to [bold]{out / 'report.md'}[/bold]")
+
+
+@app.command("demo")
+@user_errors
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Directory for the demo's reports.")] = Path("out/demo"),
+    seed: SeedOpt = 0,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """The main job on embedded defaults: every market, with reports and figures."""
+    from gridledger.scenarios.elecoin import ElecoinConfig
+    from gridledger.scenarios.elecoin_reports import elecoin_demo
+
+    cfg = ElecoinConfig.from_mapping(gather(config, set_ or []))
+    progress = _progress(True)
+    with output_dir(out / "elecoin") as od:
+        if progress is not None:
+            with progress:
+                elecoin_demo(cfg, seed, od, Reporter(progress))
+        else:
+            elecoin_demo(cfg, seed, od)
+    console.print(f"elecoin market: report written to [bold]{out / 'elecoin' / 'report.md'}[/bold]")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

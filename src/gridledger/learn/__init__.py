@@ -1,0 +1,1 @@
+"""Learning: environments (Gymnasium / PettingZoo), RL agents and federated averaging."""

@@ -1,0 +1,18 @@
+"""Shared fixtures and invariant checks."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+# Keep numerical libraries to one thread per test worker (2 cores, xdist).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(12345)
