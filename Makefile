@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # The CPU build of PyTorch must be installed before anything that depends on torch.
 TORCH  := torch==2.13.0
 
-.PHONY: demo test lint bench clean venv
+.PHONY: demo test lint bench clean venv contracts
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,15 +24,24 @@ venv: $(VENV)/.runtime
 demo: $(VENV)/.runtime
 	$(BIN)/gridledger demo --out out/demo
 
-test: $(VENV)/.test
+# Solidity compiler, OpenZeppelin and the anvil dev node (tests only; running needs no Node.js).
+contracts/node_modules/.installed: contracts/package.json contracts/package-lock.json
+	cd contracts && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: $(VENV)/.test contracts/node_modules/.installed
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest -n 2
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check src tests benchmarks
 
-bench: $(VENV)/.runtime
+bench: $(VENV)/.runtime contracts/node_modules/.installed
 	$(BIN)/python benchmarks/elecoin.py
+	$(BIN)/python benchmarks/ledger.py
+
+contracts: contracts/node_modules/.installed
+	cd contracts && node compile.mjs
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -27,6 +27,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
                   help="gridledger: blockchain-based P2P electricity trading with AI-driven markets.")
 elecoin_app = typer.Typer(no_args_is_help=True, help="The elecoin market of the paper (Stackelberg pricing).")
 app.add_typer(elecoin_app, name="elecoin")
+chain_app = typer.Typer(no_args_is_help=True, help="The ledger: deploy contracts, inspect the chain.")
+app.add_typer(chain_app, name="chain")
 
 F = TypeVar("F", bound=Callable[..., Any])
 console = Console()
@@ -69,6 +71,9 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML or JSON f
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override one key: --set theta=120 (repeatable).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Directory for figures and reports.")]
+RpcOpt = Annotated[str | None, typer.Option("--rpc-url", help="JSON-RPC URL of a node (default: embedded chain).")]
+DataDirOpt = Annotated[Path | None, typer.Option(
+    "--data-dir", help="Where the chain and deployment records live (default $GRIDLEDGER_DATA_DIR or ~/.gridledger).")]
 
 
 def _progress(enabled: bool) -> Any:
@@ -115,6 +120,126 @@ def elecoin_solve(
         table.add_row("episodes", f"{data['episodes']:,}")
     table.add_row("seconds", f"{data['seconds']:.3f}")
     console.print(table)
+
+
+def _data_dir(data_dir: Path | None) -> Path:
+    from gridledger.ledger.chain import default_data_dir
+
+    return data_dir or default_data_dir()
+
+
+@chain_app.command("deploy")
+@user_errors
+def chain_deploy(
+    rpc_url: RpcOpt = None,
+    data_dir: DataDirOpt = None,
+    edge_servers: Annotated[int, typer.Option("--edge-servers", help="Edge servers (dev accounts 1..M).")] = 1,
+    total_elecoins: Annotated[float, typer.Option("--total-elecoins", help="Elecoin supply.")] = 1_000_000.0,
+    unit_power_price: Annotated[float, typer.Option("--unit-power-price", help="Q, elecoins per kWh.")] = 0.6,
+    json_: JsonOpt = False,
+) -> None:
+    """Deploy Elecoin and the ETSC (idempotent: an existing deployment is returned)."""
+    from gridledger.ledger.chain import open_chain
+    from gridledger.ledger.deploy import MarketDeployment, deploy_market
+    from gridledger.params import from_mapping
+
+    params = from_mapping(MarketDeployment, {"edge_servers": edge_servers, "total_elecoins": total_elecoins,
+                                             "unit_power_price": unit_power_price})
+    home = _data_dir(data_dir)
+    chain = open_chain(rpc_url, home)
+    try:
+        dep, new = deploy_market(chain, home, params)
+    finally:
+        chain.close()
+    data = {"chain_id": dep.chain_id, "backend": dep.backend, "contracts": dep.contracts,
+            "abi_dir": dep.parameters["abi_dir"], "administrator": dep.administrator,
+            "edge_servers": dep.edge_servers, "block_number": dep.block_number, "new": new}
+    if json_:
+        typer.echo(dumps(data))
+    else:
+        console.print(f"{'deployed' if new else 'already deployed'} on chain {dep.chain_id} ({dep.backend}): "
+                      + ", ".join(f"{k} {v}" for k, v in dep.contracts.items()))
+
+
+@chain_app.command("status")
+@user_errors
+def chain_status(rpc_url: RpcOpt = None, data_dir: DataDirOpt = None, json_: JsonOpt = False) -> None:
+    """Backend, chain id, block number and the recorded contract addresses."""
+    from gridledger.ledger.chain import open_chain
+    from gridledger.ledger.deploy import load_deployment
+
+    home = _data_dir(data_dir)
+    chain = open_chain(rpc_url, home)
+    try:
+        dep = load_deployment(chain, home)
+        data = {"backend": chain.backend, "chain_id": chain.chain_id, "block_number": chain.block_number(),
+                "contracts": dep.contracts if dep else None,
+                "data_dir": str(home), "rpc_url": rpc_url}
+    finally:
+        chain.close()
+    if json_:
+        typer.echo(dumps(data))
+    else:
+        console.print(f"{data['backend']} chain {data['chain_id']}, block {data['block_number']}; contracts: "
+                      + (", ".join(f"{k} {v}" for k, v in dep.contracts.items()) if dep else "none deployed"))
+
+
+def _settle_table(result: dict[str, Any]) -> Table:
+    table = Table(title=f"elecoin settlement on chain {result['chain']['chain_id']} ({result['chain']['backend']})")
+    for col in ("account", "elecoins before", "elecoins after", "kWh before", "kWh after", "native coin change"):
+        table.add_column(col, justify="right")
+    for b, a in zip(result["accounts_before"], result["accounts_after"], strict=True):
+        delta = (a["native_wei"] - b["native_wei"]) / 1e18
+        table.add_row(a["name"], f"{b['elecoins']:.4f}", f"{a['elecoins']:.4f}", f"{b['avail_power_kwh']:.3f}",
+                      f"{a['avail_power_kwh']:.3f}", f"{delta:+.6f}")
+    return table
+
+
+@elecoin_app.command("settle")
+@user_errors
+def elecoin_settle(
+    method: Annotated[Method, typer.Option("--method", help="How the market is solved.")] = Method.analytic,
+    pricing: Annotated[Pricing, typer.Option("--pricing")] = Pricing.unified,
+    rpc_url: RpcOpt = None,
+    data_dir: DataDirOpt = None,
+    retailers: Annotated[int, typer.Option("--retailers", help="Retailers with a smart meter.")] = 2,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    seed: SeedOpt = 0,
+    json_: JsonOpt = False,
+    out: OutOpt = None,
+) -> None:
+    """Solve the elecoin market and settle it on chain through the ETSC (paper Algorithm 2)."""
+    from gridledger.ledger.chain import open_chain
+    from gridledger.params import from_mapping
+    from gridledger.scenarios.elecoin import ElecoinConfig
+    from gridledger.scenarios.elecoin_settle import SettleConfig, settle_elecoin
+
+    cfg = ElecoinConfig.from_mapping(gather(config, set_ or []))
+    settle = from_mapping(SettleConfig, {"retailers": retailers})
+    home = _data_dir(data_dir)
+    chain = open_chain(rpc_url, home)
+    try:
+        progress = _progress(not json_)
+        if progress is not None:
+            with progress:
+                result = settle_elecoin(chain, home, cfg, method.value, pricing.value, np.random.default_rng(seed),
+                                        settle, Reporter(progress))
+        else:
+            result = settle_elecoin(chain, home, cfg, method.value, pricing.value, np.random.default_rng(seed),
+                                    settle)
+    finally:
+        chain.close()
+    if out is not None:
+        from gridledger.reporting import provenance
+
+        with output_dir(out) as od:
+            od.write_json("settlement.json", {**provenance(seed), **result})
+    if json_:
+        typer.echo(dumps(result))
+    else:
+        console.print(_settle_table(result))
+        console.print(f"{result['transactions']} transactions in {result['seconds']:.2f} s")
 
 
 @app.command("reproduce")
@@ -169,6 +294,20 @@ def demo(
         else:
             elecoin_demo(cfg, seed, od)
     console.print(f"elecoin market: report written to [bold]{out / 'elecoin' / 'report.md'}[/bold]")
+
+    from gridledger.ledger.chain import EmbeddedChain
+    from gridledger.scenarios.elecoin_settle import settle_elecoin
+
+    chain = EmbeddedChain(out / "chain" / "chain")
+    try:
+        result = settle_elecoin(chain, out / "chain", cfg, "analytic", "unified", np.random.default_rng(seed))
+    finally:
+        chain.close()
+    with output_dir(out / "elecoin") as od:
+        od.write_json("settlement.json", result)
+    console.print(_settle_table(result))
+    console.print(f"settlement on the embedded chain ({out / 'chain'}): [bold]{out / 'elecoin' / 'settlement.json'}"
+                  "[/bold]")
 
 
 def main() -> None:

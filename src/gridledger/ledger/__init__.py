@@ -1,0 +1,1 @@
+"""Ledger: Solidity contracts (compiled artifacts), chain backends and typed clients."""
