@@ -71,3 +71,33 @@ def test_bad_deploy_parameters_exit_2(tmp_path):
     res = run("chain", "deploy", "--data-dir", str(tmp_path), "--unit-power-price", "0")
     assert res.exit_code == 2 and "unit_power_price: must be > 0" in res.stderr
     assert not (tmp_path / "deployments").exists()
+
+
+def test_keystore_account_deploys_with_given_edge_server(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRIDLEDGER_PASSWORD", "a long password")
+    res = run("chain", "account", "new", "--name", "operator", "--data-dir", str(tmp_path), "--json")
+    assert res.exit_code == 0, res.output
+    operator = json.loads(res.stdout)["address"]
+    listed = json.loads(run("chain", "account", "list", "--data-dir", str(tmp_path), "--json").stdout)
+    assert listed == [{"name": "operator", "address": operator}]
+    # Fund the keystore account from a dev account of the embedded chain, then deploy with it.
+    from gridledger.ledger.chain import EmbeddedChain
+
+    chain = EmbeddedChain(tmp_path / "chain")
+    chain.send_value(chain.dev_signers()[0], operator, 10**18)
+    server = chain.dev_signers()[5].address
+    chain.close()
+    res = run("chain", "deploy", "--data-dir", str(tmp_path), "--account", "operator", "--edge-server", server,
+              "--json")
+    assert res.exit_code == 0, res.output
+    dep = json.loads(res.stdout)
+    assert dep["administrator"] == operator and dep["edge_servers"] == [server]
+
+
+def test_keystore_wrong_password_is_a_user_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRIDLEDGER_PASSWORD", "a long password")
+    run("chain", "account", "new", "--name", "op", "--data-dir", str(tmp_path))
+    monkeypatch.setenv("GRIDLEDGER_PASSWORD", "another password")
+    res = run("chain", "deploy", "--data-dir", str(tmp_path), "--account", "op")
+    assert res.exit_code == 2 and "wrong password for op" in res.stderr
+    assert not (tmp_path / "deployments").exists()

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eth_utils import to_checksum_address
+
 from gridledger.errors import ConfigError
 from gridledger.ledger.artifacts import artifacts_dir
 from gridledger.ledger.chain import Chain, Signer
@@ -82,23 +84,31 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def deploy_market(chain: Chain, data_dir: str | Path, params: MarketDeployment | None = None,
-                  signers: list[Signer] | None = None) -> tuple[Deployment, bool]:
-    """Deploy the ETSC (which creates the Elecoin) unless already deployed; returns (deployment, new)."""
+                  admin: Signer | None = None, edge_servers: list[str] | None = None) -> tuple[Deployment, bool]:
+    """Deploy the ETSC (which creates the Elecoin) unless already deployed; returns (deployment, new).
+
+    By default the chain's first dev account is the administrator and the next
+    ``params.edge_servers`` are the edge servers; ``admin`` (e.g. a keystore signer) and
+    ``edge_servers`` (addresses) override them.
+    """
     params = params or MarketDeployment()
     existing = load_deployment(chain, data_dir)
     if existing is not None:
         return existing, False
-    signers = signers or chain.dev_signers()
-    if len(signers) < 1 + params.edge_servers:
-        raise ConfigError("edge_servers", f"needs {1 + params.edge_servers} funded accounts, the chain has "
-                          f"{len(signers)}")
-    admin, servers = signers[0], signers[1:1 + params.edge_servers]
+    if admin is None or edge_servers is None:
+        dev = chain.dev_signers()
+        if len(dev) < 1 + params.edge_servers:
+            raise ConfigError("edge_servers", f"needs {1 + params.edge_servers} funded accounts, the chain has "
+                              f"{len(dev)} (give --account and --edge-server)")
+        admin = admin or dev[0]
+        edge_servers = edge_servers or [s.address for s in dev[1:1 + params.edge_servers]]
+    servers = [to_checksum_address(a) for a in edge_servers]
     address, receipt = chain.deploy("ETSC", admin, admin.address, elecoins_to_units(params.total_elecoins),
-                                    unit_power_price_units(params.unit_power_price), [s.address for s in servers])
+                                    unit_power_price_units(params.unit_power_price), servers)
     etsc = ETSCClient(chain, address)
     dep = Deployment(chain_id=chain.chain_id, backend=chain.backend,
                      contracts={"ETSC": address, "Elecoin": etsc.elecoin.address},
-                     administrator=admin.address, edge_servers=[s.address for s in servers],
+                     administrator=admin.address, edge_servers=servers,
                      block_number=int(receipt["blockNumber"]),
                      parameters={"total_elecoins": params.total_elecoins,
                                  "unit_power_price": params.unit_power_price, "abi_dir": artifacts_dir()})
