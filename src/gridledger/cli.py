@@ -29,6 +29,8 @@ elecoin_app = typer.Typer(no_args_is_help=True, help="The elecoin market of the 
 app.add_typer(elecoin_app, name="elecoin")
 chain_app = typer.Typer(no_args_is_help=True, help="The ledger: deploy contracts, inspect the chain.")
 app.add_typer(chain_app, name="chain")
+community_app = typer.Typer(no_args_is_help=True, help="Prosumer community of the thesis (chapter 3).")
+app.add_typer(community_app, name="community")
 
 F = TypeVar("F", bound=Callable[..., Any])
 console = Console()
@@ -64,6 +66,26 @@ class Pricing(StrEnum):
 class Experiment(StrEnum):
     paper_fig3 = "paper-fig3"
     paper_fig4 = "paper-fig4"
+    thesis_table3_2 = "thesis-table3.2"
+    thesis_fig3_5 = "thesis-fig3.5"
+    thesis_fig3_9 = "thesis-fig3.9"
+    thesis_fig3_11 = "thesis-fig3.11"
+
+
+class Distribution(StrEnum):
+    nde = "nde"
+    ude = "ude"
+    lde = "lde"
+
+
+class LossModel(StrEnum):
+    distance = "distance"
+    powerflow = "powerflow"
+
+
+class Profiles(StrEnum):
+    synthetic = "synthetic"
+    ausgrid = "ausgrid"
 
 
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of every random generator used.")]
@@ -295,6 +317,79 @@ def elecoin_settle(
         console.print(f"{result['transactions']} transactions in {result['seconds']:.2f} s")
 
 
+@community_app.command("run")
+@user_errors
+def community_run(
+    prosumers: Annotated[int, typer.Option("--prosumers", help="Number of prosumers.")] = 10,
+    distribution: Annotated[Distribution, typer.Option("--distribution", help="Synthetic profiles.")] =
+    Distribution.nde,
+    loss_model: Annotated[LossModel, typer.Option("--loss-model", help="Loss model.")] = LossModel.distance,
+    profiles: Annotated[Profiles, typer.Option(
+        "--profiles", help="synthetic draws, or daily totals from an Ausgrid-format file.")] = Profiles.synthetic,
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="Ausgrid-format CSV (default: the shipped synthetic sample).")] = None,
+    day: Annotated[int | None, typer.Option("--day", help="Day index in the data (default: most sellers).")] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    seed: SeedOpt = 0,
+    json_: JsonOpt = False,
+    out: OutOpt = None,
+) -> None:
+    """One community day: PoEG scores, merge-and-split coalitions, miner election, Shapley rewards."""
+    from gridledger.config import merge
+    from gridledger.params import from_mapping
+    from gridledger.scenarios.community import CommunityConfig, run_community_day, synthetic_input
+    from gridledger.scenarios.community_reports import ausgrid_input, day_report
+
+    mapping = merge({"prosumers": prosumers, "distribution": distribution.value,
+                     "loss": {"model": loss_model.value}}, gather(config, set_ or []))
+    cfg = from_mapping(CommunityConfig, mapping)
+    rng = np.random.default_rng(seed)
+    inputs = ausgrid_input(cfg, rng, data, day) if profiles is Profiles.ausgrid else synthetic_input(cfg, rng)
+    result = run_community_day(cfg, inputs, rng)
+    if out is not None:
+        with output_dir(out) as od:
+            day_report(result, od, seed, f"Community day: {cfg.prosumers} prosumers")
+    data_json = result.to_json()
+    if json_:
+        typer.echo(dumps(data_json))
+        return
+    table = Table(title=f"community of {cfg.prosumers} prosumers ({cfg.loss.model} losses)")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    table.add_row("coalitions", str(data_json["partition"]))
+    table.add_row("loss alone / in coalitions (kWh)",
+                  f"{data_json['loss_alone_kwh']:.3f} / {data_json['loss_coalition_kwh']:.3f}")
+    table.add_row("loss saved", f"{data_json['savings_pct']:.1f}%")
+    table.add_row("energy traded in coalitions", f"{data_json['traded_in_coalitions_pct']:.1f}%")
+    table.add_row("miner", str(data_json["miner"]))
+    table.add_row("mining reward (kWh)", f"{data_json['mining_reward']:.4f}")
+    table.add_row("seconds", f"{data_json['seconds']:.2f}")
+    console.print(table)
+
+
+@community_app.command("optimize")
+@user_errors
+def community_optimize(
+    input_: Annotated[Path, typer.Option("--input", help="JSON file: loss_per_km, edc, prosumers.")],
+    json_: JsonOpt = False,
+) -> None:
+    """One coalition's loss-minimising dispatch LP (thesis eqs. 3.11-3.15)."""
+    from gridledger.config import load_config_file
+    from gridledger.scenarios.community_optimize import optimize_coalition
+
+    result = optimize_coalition(load_config_file(input_))
+    if json_:
+        typer.echo(dumps(result))
+        return
+    table = Table(title=f"coalition dispatch: loss {result['loss_kwh']:.4f} kWh")
+    for col in ("from", "to", "energy (kWh)", "loss (kWh)"):
+        table.add_column(col)
+    for t in result["transactions"]:
+        table.add_row(str(t["from"]), str(t["to"]), f"{t['energy_kwh']:.3f}", f"{t['loss_kwh']:.4f}")
+    console.print(table)
+
+
 @app.command("reproduce")
 @user_errors
 def reproduce(
@@ -308,11 +403,21 @@ def reproduce(
     json_: JsonOpt = False,
 ) -> None:
     """Regenerate a figure of the sources next to the published statements."""
-    from gridledger.scenarios.elecoin import ElecoinConfig
-    from gridledger.scenarios.elecoin_reports import reproduce_paper_fig3, reproduce_paper_fig4
+    mapping = gather(config, set_ or [])
+    if name.value.startswith("paper-"):
+        from gridledger.scenarios.elecoin import ElecoinConfig
+        from gridledger.scenarios.elecoin_reports import reproduce_paper_fig3, reproduce_paper_fig4
 
-    cfg = ElecoinConfig.from_mapping(gather(config, set_ or []))
-    runner = {Experiment.paper_fig3: reproduce_paper_fig3, Experiment.paper_fig4: reproduce_paper_fig4}[name]
+        cfg: Any = ElecoinConfig.from_mapping(mapping)
+        runner: Any = {Experiment.paper_fig3: reproduce_paper_fig3, Experiment.paper_fig4: reproduce_paper_fig4}[name]
+    else:
+        from gridledger.params import from_mapping
+        from gridledger.scenarios.community import CommunityConfig
+        from gridledger.scenarios.community_reports import reproduce_fig39, reproduce_fig311, reproduce_table32
+
+        cfg = from_mapping(CommunityConfig, mapping)
+        runner = {Experiment.thesis_table3_2: reproduce_table32, Experiment.thesis_fig3_5: reproduce_table32,
+                  Experiment.thesis_fig3_9: reproduce_fig39, Experiment.thesis_fig3_11: reproduce_fig311}[name]
     progress = _progress(not json_)
     with output_dir(out) as od:
         if progress is not None:
@@ -347,6 +452,16 @@ def demo(
         else:
             elecoin_demo(cfg, seed, od)
     console.print(f"elecoin market: report written to [bold]{out / 'elecoin' / 'report.md'}[/bold]")
+
+    from gridledger.scenarios.community import CommunityConfig, run_community_day
+    from gridledger.scenarios.community_reports import THESIS_TABLE_32, ausgrid_input, day_report
+
+    ccfg = CommunityConfig()
+    crng = np.random.default_rng(seed)
+    cday = run_community_day(ccfg, ausgrid_input(ccfg, crng), crng)
+    with output_dir(out / "community") as od:
+        day_report(cday, od, seed, "Community day: 10 prosumers (synthetic Ausgrid-format sample)", THESIS_TABLE_32)
+    console.print(f"community day: report written to [bold]{out / 'community' / 'report.md'}[/bold]")
 
     from gridledger.ledger.chain import EmbeddedChain
     from gridledger.scenarios.elecoin_settle import settle_elecoin

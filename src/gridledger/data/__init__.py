@@ -1,0 +1,1 @@
+"""Data: loaders for real data formats (Ausgrid solar home data) and synthetic generators."""

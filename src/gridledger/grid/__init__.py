@@ -1,0 +1,1 @@
+"""Physical layer: community geography, AC power flow, loss models and the dispatch LP."""
