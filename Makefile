@@ -12,6 +12,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.runtime: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet $(TORCH)
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
@@ -39,6 +40,8 @@ lint: $(VENV)/.test
 bench: $(VENV)/.runtime contracts/node_modules/.installed
 	$(BIN)/python benchmarks/elecoin.py
 	$(BIN)/python benchmarks/ledger.py
+	$(BIN)/python benchmarks/community.py
+	$(BIN)/python benchmarks/v2v.py
 
 contracts: contracts/node_modules/.installed
 	cd contracts && node compile.mjs

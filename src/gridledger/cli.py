@@ -31,6 +31,8 @@ chain_app = typer.Typer(no_args_is_help=True, help="The ledger: deploy contracts
 app.add_typer(chain_app, name="chain")
 community_app = typer.Typer(no_args_is_help=True, help="Prosumer community of the thesis (chapter 3).")
 app.add_typer(community_app, name="community")
+v2v_app = typer.Typer(no_args_is_help=True, help="EV fleet trading vehicle-to-vehicle (thesis chapter 4).")
+app.add_typer(v2v_app, name="v2v")
 
 F = TypeVar("F", bound=Callable[..., Any])
 console = Console()
@@ -70,6 +72,25 @@ class Experiment(StrEnum):
     thesis_fig3_5 = "thesis-fig3.5"
     thesis_fig3_9 = "thesis-fig3.9"
     thesis_fig3_11 = "thesis-fig3.11"
+    thesis_fig4_6 = "thesis-fig4.6"
+    thesis_fig4_7 = "thesis-fig4.7"
+    thesis_fig4_8 = "thesis-fig4.8"
+    thesis_fig4_9 = "thesis-fig4.9"
+    thesis_fig4_10 = "thesis-fig4.10"
+    thesis_fig4_11 = "thesis-fig4.11"
+    thesis_fig4_12 = "thesis-fig4.12"
+
+
+class Algo(StrEnum):
+    ppo = "ppo"
+    sac = "sac"
+    a2c = "a2c"
+    ddpg = "ddpg"
+
+
+class V2VData(StrEnum):
+    nd = "nd"
+    ud = "ud"
 
 
 class Distribution(StrEnum):
@@ -390,6 +411,95 @@ def community_optimize(
     console.print(table)
 
 
+@v2v_app.command("train")
+@user_errors
+def v2v_train(
+    evs: Annotated[int, typer.Option("--evs", help="Number of EVs (local learners).")] = 10,
+    rounds: Annotated[int, typer.Option("--rounds", help="Federated rounds.")] = 300,
+    algo: Annotated[Algo, typer.Option("--algo", help="ppo (ours, batched) or SB3's sac, a2c, ddpg.")] = Algo.ppo,
+    no_federation: Annotated[bool, typer.Option(
+        "--no-federation", help="One central agent on all EVs' days (baseline1 with ddpg).")] = False,
+    no_delta: Annotated[bool, typer.Option("--no-delta", help="No price factor delta (baseline2).")] = False,
+    data: Annotated[V2VData, typer.Option("--data", help="Normal (nd) or uniform (ud) draws.")] = V2VData.nd,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    seed: SeedOpt = 0,
+    json_: JsonOpt = False,
+    out: OutOpt = None,
+) -> None:
+    """Train a fleet (Algorithm 4): local learners, FedAvg, mLAG by PoSOC, mining rewards."""
+    from gridledger.config import merge
+    from gridledger.scenarios.v2v import (
+        convergence_point,
+        records_json,
+        save_fleet,
+        train,
+        train_config,
+    )
+
+    mapping = merge({"algo": algo.value, "env": {"data": data.value, "use_delta": not no_delta},
+                     "federation": {"evs": evs, "rounds": rounds, "federated": not no_federation}},
+                    gather(config, set_ or []))
+    cfg = train_config(mapping)
+    progress = _progress(not json_)
+    if progress is not None:
+        with progress:
+            adv = Reporter(progress).task(f"training {cfg.algo} fleet", cfg.federation.rounds)
+            fleet = train(cfg, seed, lambda r: adv(1))
+    else:
+        fleet = train(cfg, seed)
+    recs = fleet.records
+    result = {"algo": cfg.algo, "evs": cfg.federation.evs, "federated": cfg.federation.federated,
+              "use_delta": cfg.env.use_delta, "data": cfg.env.data, "rounds": len(recs),
+              "learning_curve": [{"round": r.round, "episodes": r.episodes, "env_steps": r.env_steps,
+                                  "mean_return": r.mean_return} for r in recs],
+              "rounds_record": [{"round": r.round, "mlag": r.mlag, "scores": r.scores,
+                                 "mining_reward": r.mining_reward, "model_hash": r.model_hash} for r in recs],
+              "final_returns": recs[-1].ev_returns, "convergence": convergence_point(recs),
+              "seconds": fleet.seconds, "env_steps": recs[-1].env_steps, "episodes": recs[-1].episodes}
+    if out is not None:
+        from gridledger.reporting import provenance
+
+        with output_dir(out) as od:
+            save_fleet(fleet, cfg, od.file("model/model.json").parent)
+            od.write_json("results.json", {**provenance(seed), **result, "records": records_json(recs)})
+    if json_:
+        typer.echo(dumps(result))
+    else:
+        console.print(f"{cfg.algo} fleet of {cfg.federation.evs} EVs: final mean return {recs[-1].mean_return:.2f}, "
+                      f"{result['env_steps']:,} steps, {result['episodes']:,} EV-days in {fleet.seconds:.1f} s"
+                      + (f"; model saved in {out / 'model'}" if out is not None else ""))
+
+
+@v2v_app.command("evaluate")
+@user_errors
+def v2v_evaluate(
+    model: Annotated[Path, typer.Option("--model", help="Directory written by `v2v train --out`.")],
+    evs: Annotated[int, typer.Option("--evs", help="EVs to simulate.")] = 10,
+    days: Annotated[int, typer.Option("--days", help="Held-out days per EV.")] = 1,
+    seed: SeedOpt = 0,
+    json_: JsonOpt = False,
+) -> None:
+    """A trained fleet on held-out days: actions, SOC, profit vs grid, proof scores, miner, payoffs."""
+    from gridledger.scenarios.v2v import evaluate_fleet, load_fleet
+
+    model_dir = model / "model" if (model / "model" / "model.json").exists() else model
+    fleet, cfg = load_fleet(model_dir)
+    result = evaluate_fleet(fleet, cfg.env, evs, seed, days=days, beta=cfg.federation.beta)
+    if json_:
+        typer.echo(dumps(result))
+        return
+    table = Table(title=f"held-out evaluation ({evs} EVs, {days} day(s)); miner: EV {result['miner']}")
+    for col in ("EV", "return", "profit vs grid", "proof score", "payoff"):
+        table.add_column(col, justify="right")
+    for e in result["evs"]:
+        table.add_row(str(e["ev"]) + (" *" if e["miner"] else ""), f"{e['return']:.2f}",
+                      f"{e['profit_vs_grid']:.2f}", f"{e['proof_score']:.2f}", f"{e['payoff']:.2f}")
+    console.print(table)
+    m = result["mean_return"]
+    console.print(f"mean return: trained {m['trained']:.2f}, grid-only {m['grid_only']:.2f}, random {m['random']:.2f}")
+
+
 @app.command("reproduce")
 @user_errors
 def reproduce(
@@ -410,6 +520,13 @@ def reproduce(
 
         cfg: Any = ElecoinConfig.from_mapping(mapping)
         runner: Any = {Experiment.paper_fig3: reproduce_paper_fig3, Experiment.paper_fig4: reproduce_paper_fig4}[name]
+    elif name.value.startswith("thesis-fig4"):
+        from gridledger.scenarios.v2v import train_config
+        from gridledger.scenarios.v2v_reports import reproduce_fig46_49, reproduce_fig410, reproduce_fig411_412
+
+        cfg = train_config(mapping)
+        runner = {"thesis-fig4.10": reproduce_fig410, "thesis-fig4.11": reproduce_fig411_412,
+                  "thesis-fig4.12": reproduce_fig411_412}.get(name.value, reproduce_fig46_49)
     else:
         from gridledger.params import from_mapping
         from gridledger.scenarios.community import CommunityConfig
@@ -462,6 +579,18 @@ def demo(
     with output_dir(out / "community") as od:
         day_report(cday, od, seed, "Community day: 10 prosumers (synthetic Ausgrid-format sample)", THESIS_TABLE_32)
     console.print(f"community day: report written to [bold]{out / 'community' / 'report.md'}[/bold]")
+
+    from gridledger.scenarios.v2v import train_config
+    from gridledger.scenarios.v2v_reports import reproduce_fig46_49
+
+    vprogress = _progress(True)
+    with output_dir(out / "v2v") as od:
+        if vprogress is not None:
+            with vprogress:
+                reproduce_fig46_49(train_config({}), seed, False, od, Reporter(vprogress))
+        else:
+            reproduce_fig46_49(train_config({}), seed, False, od)
+    console.print(f"EV fleet (federated PPO, 10 EVs): report written to [bold]{out / 'v2v' / 'report.md'}[/bold]")
 
     from gridledger.ledger.chain import EmbeddedChain
     from gridledger.scenarios.elecoin_settle import settle_elecoin

@@ -18,7 +18,7 @@ def coalition_map(path: Path, day: Any) -> None:
     """Fig. 3.5: prosumers, coalitions (colours), transfers (arrows) and the EDC."""
     pos = day.inputs.positions_km
     edc = day.grid.edc_km
-    fig, ax = plt.subplots(figsize=(7, 7))
+    fig, ax = plt.subplots(figsize=(9.5, 7))
     cmap = plt.get_cmap("tab10")
     for k, c in enumerate(day.formation.partition):
         color = cmap(k % 10)
@@ -40,7 +40,7 @@ def coalition_map(path: Path, day: Any) -> None:
     ax.set_xlabel("km")
     ax.set_ylabel("km")
     ax.set_title("Stable coalitions and transfers (red: P2P, grey: with the EDC)")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
