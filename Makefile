@@ -42,6 +42,7 @@ bench: $(VENV)/.runtime contracts/node_modules/.installed
 	$(BIN)/python benchmarks/ledger.py
 	$(BIN)/python benchmarks/community.py
 	$(BIN)/python benchmarks/v2v.py
+	$(BIN)/python benchmarks/forecast.py
 
 contracts: contracts/node_modules/.installed
 	cd contracts && node compile.mjs
