@@ -6,6 +6,8 @@ BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 
 .PHONY: demo test lint bench clean venv contracts
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,19 +32,27 @@ contracts/node_modules/.installed: contracts/package.json contracts/package-lock
 	cd contracts && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: $(VENV)/.test contracts/node_modules/.installed
+# Debian's chromium drives the browser tests; wrk the web benchmark.
+/usr/bin/chromium:
+	$(APT) update -qq && $(APT) install -y -qq chromium
+
+/usr/bin/wrk:
+	$(APT) update -qq && $(APT) install -y -qq wrk
+
+test: $(VENV)/.test contracts/node_modules/.installed /usr/bin/chromium
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest -n 2
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check src tests benchmarks
 
-bench: $(VENV)/.runtime contracts/node_modules/.installed
+bench: $(VENV)/.test contracts/node_modules/.installed /usr/bin/wrk
 	$(BIN)/python benchmarks/elecoin.py
 	$(BIN)/python benchmarks/ledger.py
 	$(BIN)/python benchmarks/community.py
 	$(BIN)/python benchmarks/v2v.py
 	$(BIN)/python benchmarks/forecast.py
+	$(BIN)/python benchmarks/web.py
 
 contracts: contracts/node_modules/.installed
 	cd contracts && node compile.mjs

@@ -604,6 +604,36 @@ def forecast_predict(
     console.print("cells: consumption / generation")
 
 
+@app.command("serve")
+@user_errors
+def serve(
+    rpc_url: RpcOpt = None,
+    data_dir: DataDirOpt = None,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    env: Annotated[str, typer.Option("--env", help="dev (placeholder secrets allowed) or prod.")] = "dev",
+) -> None:
+    """Serve the prosumer portal, the explorer and the dashboards (embedded chain by default)."""
+    import uvicorn
+    from pydantic import ValidationError
+
+    from gridledger.errors import ConfigError
+    from gridledger.params import check_choice, check_int
+    from gridledger.web.app import create_app
+    from gridledger.web.settings import Settings
+
+    check_int("port", port, ge=1, le=65535)
+    check_choice("env", env, ("dev", "prod"))
+    try:
+        settings = Settings(env=env, data_dir=_data_dir(data_dir), rpc_url=rpc_url)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(".".join(str(p) for p in first["loc"]) or "settings", first["msg"]) from None
+    application = create_app(settings)
+    console.print(f"gridledger web app on http://{host}:{port}/ ({application.state.gl.chain.backend} chain)")
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
 @app.command("reproduce")
 @user_errors
 def reproduce(
@@ -716,6 +746,10 @@ def demo(
     console.print(_settle_table(result))
     console.print(f"settlement on the embedded chain ({out / 'chain'}): [bold]{out / 'elecoin' / 'settlement.json'}"
                   "[/bold]")
+    serve_cmd = f".venv/bin/gridledger serve --data-dir {out / 'chain'}"
+    console.print(f"portal, explorer and dashboards on this chain: run [bold]{serve_cmd}[/bold] (admin password: "
+                  "dev-admin-password), then open:")
+    typer.echo("http://127.0.0.1:8000/")
 
 
 def main() -> None:

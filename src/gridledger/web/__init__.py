@@ -1,0 +1,1 @@
+"""Web app: prosumer portal (the ETSC in a browser), blockchain explorer, market dashboards."""

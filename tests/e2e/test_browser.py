@@ -1,0 +1,165 @@
+"""End-to-end in a real browser (Debian chromium, headless, driven by Playwright): a user signs
+up and in, buys elecoins, trades, and sees the trade in the explorer; users without the right
+role are refused. Screenshots of every page go to test-artifacts/e2e/."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+from webapp import make_app
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
+         "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    app = make_app(tmp_path_factory.mktemp("e2e"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not srv.started:
+        assert time.time() < deadline, "the web server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian chromium is needed (make test installs it with apt-get)"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+def shot(page, name):
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def sign_up(page, base, name):
+    page.goto(f"{base}/login")
+    page.fill("#newname", name)
+    page.fill("#newpassword", f"{name}-password")
+    page.click("#create")
+    page.wait_for_selector("#signupmsg.ok")
+    return page.text_content("#signupmsg").split(": ")[-1].strip()
+
+
+def sign_in(page, base, name, password):
+    page.goto(f"{base}/login")
+    page.fill("#name", name)
+    page.fill("#password", password)
+    page.click("#signin")
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("document.getElementById('who') && document.getElementById('who').textContent.includes('"
+                           + name + "')")
+
+
+def test_full_flow_in_the_browser(server, browser):
+    base = server
+    visitor = browser.new_context().new_page()
+    alice = sign_up(visitor, base, "alice")
+    bob = sign_up(visitor, base, "bob")
+    carol = sign_up(visitor, base, "carol")
+    shot(visitor, "01-login-signup")
+
+    admin = browser.new_context().new_page()
+    sign_in(admin, base, "admin", "dev-admin-password")
+    assert admin.url.endswith("/admin")
+    for address, name, gen, trans in ((alice, "alice", False, True), (bob, "bob", True, False)):
+        admin.fill("#address", address)
+        admin.fill("#uname", name)
+        admin.set_checked("#gen", gen)
+        admin.set_checked("#trans", trans)
+        admin.click("#empower")
+        admin.wait_for_selector("#usermsg.ok")
+    admin.fill("#meteruser", bob)
+    admin.click("#addmeter")
+    admin.wait_for_selector("#metermsg.ok")
+    admin.fill("#readkwh", "5")
+    admin.click("#report")
+    admin.wait_for_selector("#readmsg.ok")
+    admin.wait_for_selector("text=bob")
+    shot(admin, "02-admin")
+
+    edge = browser.new_context().new_page()
+    sign_in(edge, base, "edge-server-1", "dev-admin-password")
+    assert edge.url.endswith("/server")
+    edge.fill("#price", "82.2")
+    edge.click("#declare")
+    edge.wait_for_selector("#pricemsg.ok")
+    shot(edge, "03-edge-server")
+
+    page = browser.new_context().new_page()
+    sign_in(page, base, "alice", "alice-password")
+    assert page.url.endswith("/portal")
+    page.wait_for_selector("#balance")
+    page.fill("#elecoins", "2")
+    page.click("#buy")
+    page.wait_for_selector("#buymsg.ok")
+    page.wait_for_function("document.getElementById('balance').textContent.startsWith('2.0')")
+    page.select_option("#retailer", bob)
+    page.fill("#kwh", "1")
+    page.click("#check")
+    page.wait_for_selector("#trademsg.ok")
+    assert "qualified" in page.text_content("#trademsg")
+    page.click("#trade")
+    page.wait_for_selector("#tradetx")
+    page.wait_for_function("document.getElementById('power').textContent.startsWith('1.000')")
+    shot(page, "04-portal-after-trade")
+    page.click("#tradetx")
+    page.wait_for_selector("#events")
+    assert "ETSC.trade" in page.text_content("#call")
+    assert "Traded" in page.text_content("#events")
+    shot(page, "05-explorer-tx")
+    page.goto(f"{base}/explorer")
+    page.wait_for_selector("text=Latest blocks")
+    page.fill("#q", alice)
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Transactions (")
+    shot(page, "06-explorer-address")
+    page.goto(f"{base}/dashboard")
+    page.wait_for_selector("#status.ok", timeout=60_000)
+    assert page.locator("svg").count() >= 4
+    shot(page, "07-dashboard")
+
+    # Users without the role are refused, and nothing happens.
+    intruder = browser.new_context().new_page()
+    sign_in(intruder, base, "carol", "carol-password")
+    intruder.fill("#elecoins", "1")
+    intruder.click("#buy")
+    intruder.wait_for_selector("#buymsg.err")
+    assert "ETSCNotRegistered" in intruder.text_content("#buymsg")
+    intruder.goto(f"{base}/admin")
+    intruder.fill("#address", carol)
+    intruder.fill("#uname", "carol")
+    intruder.click("#empower")
+    intruder.wait_for_selector("#usermsg.err")
+    assert "admin role" in intruder.text_content("#usermsg")
+    shot(intruder, "08-refused")
+    anonymous = browser.new_context().new_page()
+    anonymous.goto(f"{base}/portal")
+    anonymous.wait_for_selector("#who a")
+    anonymous.click("#buy")
+    anonymous.wait_for_selector("#buymsg.err")
+    assert "sign in" in anonymous.text_content("#buymsg")
+    shot(anonymous, "09-anonymous")

@@ -1,0 +1,59 @@
+"""Helpers to build the web app on a fresh embedded chain and populate it with users and roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from gridledger.web.app import create_app
+from gridledger.web.settings import Settings
+
+
+def make_app(data_dir: Path):
+    return create_app(Settings(data_dir=data_dir, keystore_kdf="pbkdf2", keystore_iterations=2,
+                               login_attempts_per_minute=1000))
+
+
+@dataclass
+class World:
+    client: TestClient
+    admin: dict
+    server: dict
+    alice: dict   # prosumer (trading right)
+    bob: dict     # retailer (generation right) with a meter
+    carol: dict   # signed-up, no rights
+    meter: str
+
+    def h(self, who: dict) -> dict:
+        return {"Authorization": f"Bearer {who['token']}"}
+
+
+def login(c: TestClient, name: str, password: str) -> dict:
+    r = c.post("/api/auth/login", json={"name": name, "password": password})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def populate(c: TestClient, funded: bool = True) -> World:
+    admin = login(c, "admin", "dev-admin-password")
+    server = login(c, "edge-server-1", "dev-admin-password")
+    ah = {"Authorization": f"Bearer {admin['token']}"}
+    users = {}
+    for name in ("alice", "bob", "carol"):
+        r = c.post("/api/accounts", json={"name": name, "password": f"{name}-password"})
+        assert r.status_code == 201, r.text
+        users[name] = r.json()["address"]
+    assert c.post("/api/admin/users", json={"address": users["alice"], "user_name": "alice", "gen_right": False,
+                                             "trans_right": True}, headers=ah).status_code == 200
+    assert c.post("/api/admin/users", json={"address": users["bob"], "user_name": "bob", "gen_right": True,
+                                             "trans_right": False}, headers=ah).status_code == 200
+    meter = c.post("/api/admin/meters", json={"user": users["bob"]}, headers=ah).json()["meter"]
+    if funded:
+        assert c.post("/api/admin/readings", json={"meter": meter, "kind": "generation", "energy_kwh": 10},
+                      headers=ah).status_code == 200
+        assert c.post("/api/server/price", json={"price": 80.0},
+                      headers={"Authorization": f"Bearer {server['token']}"}).status_code == 200
+    return World(c, admin, server, login(c, "alice", "alice-password"), login(c, "bob", "bob-password"),
+                 login(c, "carol", "carol-password"), meter)
