@@ -56,3 +56,17 @@ def test_reproduce_fig46_smoke(tmp_path):
     assert res.exit_code == 0, res.output
     for name in ("thesis_fig4_6.png", "thesis_fig4_7.png", "thesis_fig4_8.png", "thesis_fig4_9.png", "report.md"):
         assert (tmp_path / name).exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "figure"), [("thesis-fig4.10", "thesis_fig4_10.png"),
+                                              ("thesis-fig4.11", "thesis_fig4_11_12.png")])
+def test_reproduce_comparisons_smoke(tmp_path, name, figure):
+    res = runner.invoke(app, ["reproduce", name, "--out", str(tmp_path), "--smoke", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert (tmp_path / figure).exists() and (tmp_path / "report.md").exists()
+    runs = data["runs"]
+    assert len(runs) in (3, 6)
+    for run in runs.values():
+        assert run["records"] and "seconds" in run

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from gridledger.ledger.chain import ChainError, EmbeddedChain
+from gridledger.ledger.chain import ChainError, EmbeddedChain, derived_signer
 from gridledger.ledger.clients import ETSCClient
 
 from .conftest import make_market
@@ -92,7 +92,7 @@ def test_state_survives_kill_9(tmp_path):
         # Every confirmed transaction is there; at most the one in flight is lost or kept.
         assert done <= generated <= done + 1
         assert etsc.totals().avail_power_wh == etsc.totals().gen_power_wh - etsc.totals().use_power_wh
-        meter_signer = __import__("gridledger.ledger.chain", fromlist=["derived_signer"]).derived_signer("test", 2)
+        meter_signer = derived_signer("test", 2)  # make_market's meter
         etsc.generation(meter_signer, 5)
         assert etsc.totals().gen_power_wh == 10_000 + generated + 5
     finally:
