@@ -138,6 +138,7 @@ def train_fleet_sb3(algo: str, env_config: V2VConfig, fed: FederationConfig, ste
     start = time.perf_counter()
     mlag = None
     steps = 0
+    episodes = 0
     per_model = steps_per_round if fed.federated else steps_per_round * fed.evs
     for r in range(fed.rounds):
         for s in sinks:
@@ -150,10 +151,11 @@ def train_fleet_sb3(algo: str, env_config: V2VConfig, fed: FederationConfig, ste
             _average_into(models)
         ev_ret = np.array([np.mean(s["returns"]) if s["returns"] else np.nan for s in sinks])
         scores = np.array([float(np.sum(s["scores"])) for s in sinks])
+        episodes += sum(len(s["returns"]) for s in sinks)  # cumulative, like train_fleet_ppo's
         if np.any(scores > 0):
             mlag = weighted_random_selection(np.clip(scores, 0, None), wrs)
         fleet.records.append(RoundRecord(
-            round=r, env_steps=steps, episodes=int(sum(len(s["returns"]) for s in sinks)),
+            round=r, env_steps=steps, episodes=int(episodes),
             mean_return=float(np.nanmean(ev_ret)) if np.any(~np.isnan(ev_ret)) else float("nan"),
             ev_returns=[float(x) for x in ev_ret], scores=[float(x) for x in scores], mlag=mlag,
             mining_reward=fed.beta * float(np.nansum(np.clip(ev_ret, 0, None))), model_hash=_hash(models[0]),

@@ -1,6 +1,8 @@
 """Training: the federated policy beats grid-only and random trading on held-out days, our PPO
 matches stable-baselines3's PPO, rounds are recorded for the ledger."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -84,3 +86,17 @@ def test_our_ppo_matches_stable_baselines3_ppo():
     spread = max(np.ptp(ours), np.ptp(sb3), 1.0)
     assert abs(np.mean(ours) - np.mean(sb3)) <= 2 * spread, (ours, sb3)
     assert min(ours + sb3) > untrained + 5  # both learned something
+
+
+def test_sb3_fleet_records_cumulative_counts_like_ours():
+    """Learning curves of SB3 fleets and of our PPO share one x-axis: cumulative episodes and steps."""
+    from gridledger.learn.sb3_fleet import train_fleet_sb3
+
+    fleet = train_fleet_sb3("a2c", V2VConfig(), FederationConfig(evs=2, rounds=3), steps_per_round=200, seed=0,
+                            envs_per_ev=2)
+    eps = [r.episodes for r in fleet.records]
+    steps = [r.env_steps for r in fleet.records]
+    assert steps == [400, 800, 1200]
+    assert all(b > a for a, b in itertools.pairwise(eps)), eps
+    # Each episode lasts at most 24 hourly steps and at least one.
+    assert steps[-1] / 24 <= eps[-1] <= steps[-1]
