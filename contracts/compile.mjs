@@ -10,7 +10,7 @@ import solc from "solc";
 const here = dirname(fileURLToPath(import.meta.url));
 const outDir = resolve(process.argv[2] ?? join(here, "..", "src", "gridledger", "ledger", "artifacts"));
 const EVM_VERSION = "cancun"; // py-evm lacks osaka's CLZ opcode, solc's default
-const CONTRACTS = ["Elecoin", "ETSC"];
+const CONTRACTS = ["Elecoin", "ETSC", "EPOS", "UPOS", "ProofStaking", "V2VSettlement"];
 
 const sources = {};
 for (const file of readdirSync(join(here, "src")).filter((f) => f.endsWith(".sol")).sort()) {

@@ -356,6 +356,12 @@ def community_run(
     day: Annotated[int | None, typer.Option("--day", help="Day index in the data (default: most sellers).")] = None,
     forecast_model: Annotated[Path | None, typer.Option(
         "--forecast-model", help="(--profiles forecast) a trained forecaster; default: train one.")] = None,
+    chain: Annotated[bool, typer.Option(
+        "--chain", help="Record the day on chain: EPOS staking, miner election, slashing, UPOS rewards.")] = False,
+    slash_bps: Annotated[int, typer.Option(
+        "--slash-bps", help="(--chain) share of a refusing miner's stake burned, basis points.")] = 10_000,
+    rpc_url: RpcOpt = None,
+    data_dir: DataDirOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     seed: SeedOpt = 0,
@@ -366,18 +372,39 @@ def community_run(
     from gridledger.config import merge
     from gridledger.params import from_mapping
     from gridledger.scenarios.community import CommunityConfig, run_community_day, synthetic_input
-    from gridledger.scenarios.community_reports import ausgrid_input, day_report
+    from gridledger.scenarios.community_reports import ausgrid_input, day_report, ledger_lines
 
     mapping = merge({"prosumers": prosumers, "distribution": distribution.value,
                      "loss": {"model": loss_model.value}}, gather(config, set_ or []))
     cfg = from_mapping(CommunityConfig, mapping)
+    ledger: dict | None = None
+    if chain:
+        from gridledger.ledger.deploy import StakingDeployment
+
+        staking_params = from_mapping(StakingDeployment, {"slash_bps": slash_bps})
     rng = np.random.default_rng(seed)
     inputs = ausgrid_input(cfg, rng, data, day) if profiles is Profiles.ausgrid else synthetic_input(cfg, rng)
-    result = run_community_day(cfg, inputs, rng)
+    if chain:
+        from gridledger.ledger.chain import open_chain
+        from gridledger.scenarios.community_chain import record_community_day
+
+        home = _data_dir(data_dir)
+        node = open_chain(rpc_url, home)
+        try:
+            result, ledger = record_community_day(node, home, cfg, inputs, rng, staking_params)
+        finally:
+            node.close()
+    else:
+        result = run_community_day(cfg, inputs, rng)
     if out is not None:
         with output_dir(out) as od:
-            day_report(result, od, seed, f"Community day: {cfg.prosumers} prosumers")
+            day_report(result, od, seed, f"Community day: {cfg.prosumers} prosumers",
+                       ledger_lines(ledger) if ledger else None)
+            if ledger:
+                od.write_json("ledger.json", ledger)
     data_json = result.to_json()
+    if ledger:
+        data_json["ledger"] = ledger
     if json_:
         typer.echo(dumps(data_json))
         return
@@ -392,6 +419,9 @@ def community_run(
     table.add_row("miner", str(data_json["miner"]))
     table.add_row("mining reward (kWh)", f"{data_json['mining_reward']:.4f}")
     table.add_row("seconds", f"{data_json['seconds']:.2f}")
+    if ledger:
+        table.add_row("on chain", f"round {ledger['round']}, miner {ledger['miner']}, {ledger['transactions']} "
+                      f"transactions, reward {ledger['reward_upos']:.6f} UPOS")
     console.print(table)
 
 
@@ -504,6 +534,68 @@ def v2v_evaluate(
     console.print(table)
     m = result["mean_return"]
     console.print(f"mean return: trained {m['trained']:.2f}, grid-only {m['grid_only']:.2f}, random {m['random']:.2f}")
+
+
+@v2v_app.command("settle")
+@user_errors
+def v2v_settle(
+    model: Annotated[Path, typer.Option("--model", help="Directory written by `v2v train --out`.")],
+    evs: Annotated[int, typer.Option("--evs", help="EVs to simulate.")] = 10,
+    days: Annotated[int, typer.Option("--days", help="Held-out days, one on-chain round each.")] = 3,
+    selfish: Annotated[list[int] | None, typer.Option(
+        "--selfish", help="An EV that never pays its fee (repeat the option for several).")] = None,
+    beta_bps: Annotated[int, typer.Option("--beta-bps", help="beta of eq. (4.20), basis points.")] = 500,
+    rpc_url: RpcOpt = None,
+    data_dir: DataDirOpt = None,
+    seed: SeedOpt = 0,
+    json_: JsonOpt = False,
+    out: OutOpt = None,
+) -> None:
+    """Settle a trained fleet's held-out days on chain: PoSOC staking, mLAG election, fees (Fig. 4.5)."""
+    from gridledger.ledger.chain import open_chain
+    from gridledger.params import from_mapping
+    from gridledger.scenarios.v2v import load_fleet
+    from gridledger.scenarios.v2v_chain import FleetSettleConfig, parse_selfish, settle_fleet
+
+    settle = from_mapping(FleetSettleConfig, {"evs": evs, "days": days, "selfish": parse_selfish(selfish, evs),
+                                              "beta_bps": beta_bps})
+    model_dir = model / "model" if (model / "model" / "model.json").exists() else model
+    fleet, cfg = load_fleet(model_dir)
+    home = _data_dir(data_dir)
+    chain = open_chain(rpc_url, home)
+    try:
+        progress = _progress(not json_)
+        if progress is not None:
+            with progress:
+                result = settle_fleet(chain, home, fleet, cfg.env, seed, settle, Reporter(progress))
+        else:
+            result = settle_fleet(chain, home, fleet, cfg.env, seed, settle)
+    finally:
+        chain.close()
+    if out is not None:
+        from gridledger.reporting import provenance
+
+        with output_dir(out) as od:
+            od.write_json("settlement.json", {**provenance(seed), **result})
+    if json_:
+        typer.echo(dumps(result))
+        return
+    console.print(_fleet_table(result))
+
+
+def _fleet_table(result: dict) -> Table:
+    wei = result["wei_per_money"]
+    table = Table(title=f"fleet settlement on chain {result['chain']['chain_id']} ({result['chain']['backend']}), "
+                  f"beta {result['beta_bps'] / 100:.2f}%; miners by round: "
+                  + ", ".join(f"EV {r.get('miner_ev')}" for r in result["rounds"]))
+    for col in ("EV", "profit", "fee owed", "paid", "withdrawn", "held (confiscated)", "fees received"):
+        table.add_column(col, justify="right")
+    for e in result["evs"]:
+        table.add_row(f"{e['ev']}{' (selfish)' if e['selfish'] else ''}", f"{e['profit_wei'] / wei:.3f}",
+                      f"{e['fee_owed_wei'] / wei:.3f}", f"{e.get('fee_paid_wei', 0) / wei:.3f}",
+                      f"{e.get('withdrawn_wei', 0) / wei:.3f}", f"{e['held_wei'] / wei:.3f}",
+                      f"{e['fees_received_wei'] / wei:.3f}")
+    return table
 
 
 @forecast_app.command("train")
@@ -711,16 +803,6 @@ def demo(
             elecoin_demo(cfg, seed, od)
     console.print(f"elecoin market: report written to [bold]{out / 'elecoin' / 'report.md'}[/bold]")
 
-    from gridledger.scenarios.community import CommunityConfig, run_community_day
-    from gridledger.scenarios.community_reports import THESIS_TABLE_32, ausgrid_input, day_report
-
-    ccfg = CommunityConfig()
-    crng = np.random.default_rng(seed)
-    cday = run_community_day(ccfg, ausgrid_input(ccfg, crng), crng)
-    with output_dir(out / "community") as od:
-        day_report(cday, od, seed, "Community day: 10 prosumers (synthetic Ausgrid-format sample)", THESIS_TABLE_32)
-    console.print(f"community day: report written to [bold]{out / 'community' / 'report.md'}[/bold]")
-
     from gridledger.scenarios.v2v import train_config
     from gridledger.scenarios.v2v_reports import reproduce_fig46_49
 
@@ -734,11 +816,22 @@ def demo(
     console.print(f"EV fleet (federated PPO, 10 EVs): report written to [bold]{out / 'v2v' / 'report.md'}[/bold]")
 
     from gridledger.ledger.chain import EmbeddedChain
+    from gridledger.scenarios.community import CommunityConfig
+    from gridledger.scenarios.community_chain import record_community_day
+    from gridledger.scenarios.community_reports import THESIS_TABLE_32, ausgrid_input, day_report, ledger_lines
     from gridledger.scenarios.elecoin_settle import settle_elecoin
+    from gridledger.scenarios.v2v import load_fleet
+    from gridledger.scenarios.v2v_chain import FleetSettleConfig, settle_fleet
+
+    ccfg = CommunityConfig()
 
     chain = EmbeddedChain(out / "chain" / "chain")
     try:
         result = settle_elecoin(chain, out / "chain", cfg, "analytic", "unified", np.random.default_rng(seed))
+        crng = np.random.default_rng(seed)
+        cday, ledger = record_community_day(chain, out / "chain", ccfg, ausgrid_input(ccfg, crng), crng)
+        fleet, fcfg = load_fleet(out / "v2v" / "model")
+        fleet_result = settle_fleet(chain, out / "chain", fleet, fcfg.env, seed + 1, FleetSettleConfig(selfish=(3,)))
     finally:
         chain.close()
     with output_dir(out / "elecoin") as od:
@@ -746,6 +839,15 @@ def demo(
     console.print(_settle_table(result))
     console.print(f"settlement on the embedded chain ({out / 'chain'}): [bold]{out / 'elecoin' / 'settlement.json'}"
                   "[/bold]")
+    with output_dir(out / "community") as od:
+        day_report(cday, od, seed, "Community day: 10 prosumers (synthetic Ausgrid-format sample)",
+                   [*THESIS_TABLE_32, "", *ledger_lines(ledger)])
+        od.write_json("ledger.json", ledger)
+    console.print(f"community day: report written to [bold]{out / 'community' / 'report.md'}[/bold]; on chain: "
+                  f"round {ledger['round']}, miner {ledger['miner']}, reward {ledger['reward_upos']:.6f} UPOS")
+    with output_dir(out / "v2v") as od:
+        od.write_json("settlement.json", fleet_result)
+    console.print(_fleet_table(fleet_result))
     serve_cmd = f".venv/bin/gridledger serve --data-dir {out / 'chain'}"
     console.print(f"portal, explorer and dashboards on this chain: run [bold]{serve_cmd}[/bold] (admin password: "
                   "dev-admin-password), then open:")

@@ -69,3 +69,57 @@ def elect_with_penalties(scores: ArrayLike, refuses: Callable[[int], bool], rng:
         slashed.append(k)
         s[k] = 0.0
     return ElectionResult(None, tuple(attempts), tuple(slashed))
+
+
+# --------------------------------------------------------------------------- seeded draw
+# The on-chain election (contracts/src/ProofStaking.sol, ``pick``) draws with a revealed
+# 32-byte seed instead of a random generator, so that anyone can replay it. These functions
+# make exactly the same draw off chain: integer weights (token units), in the order the
+# validators staked, draw = keccak256(abi.encode(seed, round, attempt)) mod total.
+
+
+def seeded_draw(seed: bytes, round_: int, attempt: int) -> int:
+    """keccak256(abi.encode(bytes32 seed, uint256 round, uint32 attempt)) as an integer."""
+    from eth_abi import encode
+    from eth_utils import keccak
+
+    if len(seed) != 32:
+        raise ValueError("seed must be 32 bytes")
+    return int.from_bytes(keccak(encode(["bytes32", "uint256", "uint32"], [seed, round_, attempt])), "big")
+
+
+def seeded_selection(weights: list[int], seed: bytes, round_: int, attempt: int = 0) -> int | None:
+    """Index drawn with probability weights[k] / sum(weights) (eq. 3.16 / 4.18), or None if all are 0."""
+    total = sum(weights)
+    if any(w < 0 for w in weights):
+        raise ValueError("weights must be non-negative integers")
+    if total == 0:
+        return None
+    draw = seeded_draw(seed, round_, attempt) % total
+    acc = 0
+    for k, w in enumerate(weights):
+        acc += w
+        if draw < acc:
+            return k
+    raise AssertionError("unreachable: draw < total")
+
+
+def elect_with_penalties_seeded(weights: list[int], refuses: Callable[[int], bool], seed: bytes, round_: int
+                                ) -> ElectionResult:
+    """:func:`elect_with_penalties` with the on-chain draw: attempt a = 0, 1, ... until a
+    candidate seals; a refusing candidate is excluded (its weight set to 0)."""
+    w = [int(x) for x in weights]
+    attempts: list[ElectionAttempt] = []
+    slashed: list[int] = []
+    attempt = 0
+    while sum(w) > 0:
+        k = seeded_selection(w, seed, round_, attempt)
+        assert k is not None
+        refused = bool(refuses(k))
+        attempts.append(ElectionAttempt(k, w[k] / sum(w), refused))
+        attempt += 1
+        if not refused:
+            return ElectionResult(k, tuple(attempts), tuple(slashed))
+        slashed.append(k)
+        w[k] = 0
+    return ElectionResult(None, tuple(attempts), tuple(slashed))

@@ -11,7 +11,7 @@ import json
 from importlib import resources
 from typing import Any
 
-CONTRACT_NAMES = ("Elecoin", "ETSC")
+CONTRACT_NAMES = ("Elecoin", "ETSC", "EPOS", "UPOS", "ProofStaking", "V2VSettlement")
 
 
 @functools.cache

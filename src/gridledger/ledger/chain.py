@@ -104,10 +104,16 @@ class Chain:
         try:
             self.w3.eth.call(call, "latest")
         except Exception as exc:  # web3 and eth-tester raise many types; keep only reverts
-            data = revert_data(exc)
-            if data is None and not _looks_like_revert(exc):
-                raise
-            raise decode_revert(data or b"") from None
+            _raise_revert(exc, int(tx.get("gas", 0)))
+
+    def estimate_gas(self, signer: Signer, to: str, data: str, value: int = 0, margin: float = 1.25) -> int:
+        """Gas for a transaction, with a safety margin; raises the decoded revert if it would fail."""
+        call = {"from": signer.address, "to": to_checksum_address(to), "data": data, "value": int(value)}
+        try:
+            return int(int(self.w3.eth.estimate_gas(call)) * margin) + 10_000  # type: ignore[arg-type]
+        except Exception as exc:
+            _raise_revert(exc, 0)
+            raise  # pragma: no cover - _raise_revert always raises
 
     def transact(self, signer: Signer, to: str | None, data: str, value: int = 0,
                  gas: int = DEFAULT_GAS, preflight: bool = True) -> TxReceipt:
@@ -161,6 +167,16 @@ class Chain:
 
     def has_code(self, address: str) -> bool:
         return len(self.w3.eth.get_code(to_checksum_address(address))) > 0
+
+
+def _raise_revert(exc: BaseException, gas: int) -> None:
+    """Re-raise a failed call as a decoded :class:`ContractRevert` (``OutOfGas`` for gas)."""
+    if "out of gas" in str(exc).lower():
+        raise ContractRevert("OutOfGas", {"gas": gas}) from None
+    data = revert_data(exc)
+    if data is None and not _looks_like_revert(exc):
+        raise exc
+    raise decode_revert(data or b"") from None
 
 
 def _looks_like_revert(exc: BaseException) -> bool:

@@ -19,7 +19,7 @@ from eth_utils import to_checksum_address
 from gridledger.errors import ConfigError
 from gridledger.ledger.artifacts import artifacts_dir
 from gridledger.ledger.chain import Chain, Signer
-from gridledger.ledger.clients import ETSCClient
+from gridledger.ledger.clients import ETSCClient, StakingClient, UPOSClient
 from gridledger.ledger.units import elecoins_to_units, unit_power_price_units
 from gridledger.params import check_int, check_number
 
@@ -57,13 +57,18 @@ class Deployment:
         return asdict(self)
 
 
-def _record_path(data_dir: Path, chain_id: int) -> Path:
-    return data_dir / "deployments" / f"{chain_id}.json"
+MARKETS = ("elecoin", "community", "fleet")
 
 
-def load_deployment(chain: Chain, data_dir: str | Path) -> Deployment | None:
-    """The recorded deployment for this chain, if it exists and its code is on chain."""
-    path = _record_path(Path(data_dir), chain.chain_id)
+def _record_path(data_dir: Path, chain_id: int, market: str = "elecoin") -> Path:
+    suffix = "" if market == "elecoin" else f"-{market}"
+    return data_dir / "deployments" / f"{chain_id}{suffix}.json"
+
+
+def load_deployment(chain: Chain, data_dir: str | Path, market: str = "elecoin") -> Deployment | None:
+    """The recorded deployment of ``market`` (elecoin: ETSC; community: PoEG staking and UPOS;
+    fleet: PoSOC staking and V2V settlement) for this chain, if its code is on chain."""
+    path = _record_path(Path(data_dir), chain.chain_id, market)
     if not path.exists():
         return None
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -113,4 +118,77 @@ def deploy_market(chain: Chain, data_dir: str | Path, params: MarketDeployment |
                      parameters={"total_elecoins": params.total_elecoins,
                                  "unit_power_price": params.unit_power_price, "abi_dir": artifacts_dir()})
     _write_atomic(_record_path(Path(data_dir), chain.chain_id), json.dumps(dep.to_json(), indent=2) + "\n")
+    return dep, True
+
+
+@dataclass(frozen=True)
+class StakingDeployment:
+    """Parameters of the community's (PoEG) or the fleet's (PoSOC) staking contracts."""
+
+    slash_bps: int = 10_000
+    """Share of a refusing miner's coalition stake burned, in basis points (eq. 3.24: all of it)."""
+    beta_bps: int = 500
+    """Fleet only: beta of eq. (4.20), the profit share owed to the round's miner (0.05)."""
+
+    def __post_init__(self) -> None:
+        check_int("slash_bps", self.slash_bps, ge=0, le=10_000)
+        check_int("beta_bps", self.beta_bps, ge=1, le=10_000)
+
+
+def _same_params(dep: Deployment, params: StakingDeployment, keys: tuple[str, ...]) -> None:
+    for k in keys:
+        if dep.parameters.get(k) != getattr(params, k):
+            raise ConfigError(k, f"the contracts on chain {dep.chain_id} were deployed with {k} = "
+                              f"{dep.parameters.get(k)}; keep that value or use another data directory")
+
+
+def _operator(chain: Chain, operator: Signer | None) -> Signer:
+    if operator is not None:
+        return operator
+    dev = chain.dev_signers()
+    if not dev:
+        raise ConfigError("account", "the chain has no funded account; give the operator's keystore account")
+    return dev[0]
+
+
+def deploy_community_ledger(chain: Chain, data_dir: str | Path, params: StakingDeployment | None = None,
+                            operator: Signer | None = None) -> tuple[Deployment, bool]:
+    """Deploy UPOS and the community's PoEG ProofStaking (which creates its EPOS) unless recorded."""
+    params = params or StakingDeployment()
+    existing = load_deployment(chain, data_dir, "community")
+    if existing is not None:
+        _same_params(existing, params, ("slash_bps",))
+        return existing, False
+    op = _operator(chain, operator)
+    upos_addr, _ = chain.deploy("UPOS", op, op.address)
+    staking_addr, receipt = chain.deploy("ProofStaking", op, op.address, upos_addr, params.slash_bps, "PoEG")
+    UPOSClient(chain, upos_addr).grant_minter(op, staking_addr)
+    staking = StakingClient(chain, staking_addr)
+    dep = Deployment(chain_id=chain.chain_id, backend=chain.backend,
+                     contracts={"ProofStaking": staking_addr, "EPOS": staking.epos.address, "UPOS": upos_addr},
+                     administrator=op.address, edge_servers=[], block_number=int(receipt["blockNumber"]),
+                     parameters={"slash_bps": params.slash_bps, "kind": "PoEG", "abi_dir": artifacts_dir()})
+    _write_atomic(_record_path(Path(data_dir), chain.chain_id, "community"), json.dumps(dep.to_json(), indent=2) + "\n")
+    return dep, True
+
+
+def deploy_fleet_ledger(chain: Chain, data_dir: str | Path, params: StakingDeployment | None = None,
+                        operator: Signer | None = None) -> tuple[Deployment, bool]:
+    """Deploy the fleet's PoSOC ProofStaking (no on-chain reward token) and V2VSettlement."""
+    params = params or StakingDeployment()
+    existing = load_deployment(chain, data_dir, "fleet")
+    if existing is not None:
+        _same_params(existing, params, ("slash_bps", "beta_bps"))
+        return existing, False
+    op = _operator(chain, operator)
+    staking_addr, _ = chain.deploy("ProofStaking", op, op.address, "0x" + "0" * 40, params.slash_bps, "PoSOC")
+    settle_addr, receipt = chain.deploy("V2VSettlement", op, op.address, staking_addr, params.beta_bps)
+    staking = StakingClient(chain, staking_addr)
+    dep = Deployment(chain_id=chain.chain_id, backend=chain.backend,
+                     contracts={"ProofStaking": staking_addr, "EPOS": staking.epos.address,
+                                "V2VSettlement": settle_addr},
+                     administrator=op.address, edge_servers=[], block_number=int(receipt["blockNumber"]),
+                     parameters={"slash_bps": params.slash_bps, "beta_bps": params.beta_bps, "kind": "PoSOC",
+                                 "abi_dir": artifacts_dir()})
+    _write_atomic(_record_path(Path(data_dir), chain.chain_id, "fleet"), json.dumps(dep.to_json(), indent=2) + "\n")
     return dep, True

@@ -45,3 +45,16 @@ def unit_power_price_units(q_elecoins_per_kwh: float) -> int:
 def price_to_wei(price: float, wei_per_money: int = DEFAULT_WEI_PER_MONEY) -> int:
     """An edge-server price (money per elecoin) in wei per elecoin."""
     return _round(Decimal(str(price)) * wei_per_money)
+
+
+TOKEN_UNITS = 10**18
+"""Smallest units of one EPOS (kWh of proof score) or one UPOS (kWh of energy credit)."""
+
+
+def kwh_to_token_units(kwh: float) -> int:
+    """A proof score or energy credit in kWh as EPOS/UPOS units (18 decimals)."""
+    return _round(Decimal(str(kwh)) * TOKEN_UNITS)
+
+
+def token_units_to_kwh(units: int) -> float:
+    return units / TOKEN_UNITS

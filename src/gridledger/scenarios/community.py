@@ -20,12 +20,18 @@ from numpy.typing import NDArray
 from gridledger.errors import ConfigError, GridledgerError
 from gridledger.games.coalitions import Allocation, FormationConfig, FormationResult, form_coalitions
 from gridledger.games.community_baselines import noncooperative
-from gridledger.games.election import ElectionResult, NoEligibleMinerError, elect_with_penalties
+from gridledger.games.election import (
+    ElectionResult,
+    NoEligibleMinerError,
+    elect_with_penalties,
+    elect_with_penalties_seeded,
+)
 from gridledger.games.poeg import coalition_proof_score, member_proof_scores, singleton_proof_scores
 from gridledger.games.shapley import shapley_exact, shapley_sampled
 from gridledger.grid.dispatch import EDC, IncrementalDispatch, Share, alone_losses, proportional_split, solve_dispatch
 from gridledger.grid.losses import LossConfig, loss_fractions
 from gridledger.grid.network import CommunityGrid, community_grid
+from gridledger.ledger.units import kwh_to_token_units
 from gridledger.params import check_choice, check_int, check_number, check_vector
 
 PROFILES = ("synthetic", "ausgrid")
@@ -238,8 +244,19 @@ def make_oracle(balance: NDArray[np.float64], f: NDArray[np.float64], loss_split
     return oracle
 
 
-def run_community_day(config: CommunityConfig, inputs: CommunityInput, rng: np.random.Generator) -> CommunityDay:
-    """Algorithm 3 for one time period, with election, reward, Shapley shares and payoffs."""
+def stake_units(member_scores: NDArray[np.float64]) -> list[int]:
+    """Each prosumer's proof score as EPOS units (negative scores stake nothing)."""
+    return [kwh_to_token_units(max(float(x), 0.0)) for x in member_scores]
+
+
+def run_community_day(config: CommunityConfig, inputs: CommunityInput, rng: np.random.Generator,
+                      election_seed: tuple[bytes, int] | None = None) -> CommunityDay:
+    """Algorithm 3 for one time period, with election, reward, Shapley shares and payoffs.
+
+    ``election_seed`` = (32-byte seed, round number) makes the election the on-chain draw of
+    ProofStaking (weights: the coalitions' proof scores in EPOS units, in partition order), so
+    that the chain elects the same miner; by default the draw uses ``rng``.
+    """
     start = time.perf_counter()
     cfg = config
     n = cfg.prosumers
@@ -261,11 +278,17 @@ def run_community_day(config: CommunityConfig, inputs: CommunityInput, rng: np.r
 
     malicious = set(cfg.malicious)
     election_rng, shapley_rng, baseline_rng = rng.spawn(3)
-    try:
-        election = elect_with_penalties([coal_scores[c] for c in part],
-                                        lambda k: bool(malicious.intersection(part[k])), election_rng)
-    except NoEligibleMinerError:
-        election = ElectionResult(None, ())
+    def refuses(k: int) -> bool:
+        return bool(malicious.intersection(part[k]))
+
+    if election_seed is not None:
+        units = stake_units(scores)
+        election = elect_with_penalties_seeded([sum(units[i] for i in c) for c in part], refuses, *election_seed)
+    else:
+        try:
+            election = elect_with_penalties([coal_scores[c] for c in part], refuses, election_rng)
+        except NoEligibleMinerError:
+            election = ElectionResult(None, ())
     miner = part[election.miner] if election.miner is not None else None
 
     savings = alone - formation.member_loss

@@ -231,3 +231,22 @@ def reproduce_fig311(config: CommunityConfig, seed: int, smoke: bool, out: Outpu
              "seller that loses them the least energy, if that beats the EDC (docs/decisions.md)."]
     out.write_text("report.md", "\n".join(lines) + "\n")
     return results
+
+
+def ledger_lines(ledger: dict[str, Any]) -> list[str]:
+    """report.md section for a day recorded on chain (:mod:`gridledger.scenarios.community_chain`)."""
+    ch = ledger["chain"]
+    lines = ["## On chain (PoEG staking, thesis section 3.4.5)", "",
+             f"Round {ledger['round']} of ProofStaking `{ch['contracts']['ProofStaking']}` on the {ch['backend']} "
+             f"chain {ch['chain_id']}: {ledger['transactions']} transactions, {ledger['gas_used']:,} gas. "
+             f"Election seed `{ledger['seed']}` (committed as `{ledger['seed_commitment']}` before staking).", "",
+             "| coalition | validator | stake (EPOS) |", "| --- | --- | --- |"]
+    for v in ledger["validators"]:
+        lines.append(f"| {v['coalition']} | `{v['validator']}` | {v['stake_epos']:.4f} |")
+    lines += ["", "| election attempt | coalition | probability | outcome |", "| --- | --- | --- | --- |"]
+    for k, a in enumerate(ledger["election"]):
+        outcome = f"refused, {a['slashed_epos']:.4f} EPOS slashed" if a["refused"] else "sealed the block"
+        lines.append(f"| {k} | {a['coalition']} | {a['probability']:.3f} | {outcome} |")
+    lines += ["", f"Mining reward paid: {ledger['reward_upos']:.6f} UPOS to the miner's coalition; "
+              f"{ledger['trades_recorded']} energy transactions ({ledger['traded_kwh']:.3f} kWh) recorded.", ""]
+    return lines

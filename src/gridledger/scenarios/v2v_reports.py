@@ -20,6 +20,7 @@ from gridledger.scenarios.v2v import (
     convergence_point,
     evaluate_fleet,
     records_json,
+    save_fleet,
     train,
 )
 
@@ -119,6 +120,7 @@ def reproduce_fig46_49(config: V2VTrainConfig, seed: int, smoke: bool, out: Outp
                "mean_energy_on_peak": float(np.mean(on)) if on else 0.0,
                "mean_energy_mid_peak": float(np.mean(mid)) if mid else 0.0, "seconds": fleet.seconds}
     out.write_json("results.json", results)
+    save_fleet(fleet, cfg, out.file("model"))
     lines = [
         "# Thesis Figs. 4.6-4.9: a federated fleet of 10 EVs", "",
         f"Federated PPO (FedAvg after every round), {cfg.federation.rounds} rounds, "
