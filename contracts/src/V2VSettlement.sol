@@ -51,7 +51,6 @@ contract V2VSettlement is ReentrancyGuard {
     error V2VLengthMismatch(uint256 evs, uint256 profits);
     error V2VWrongValue(uint256 expected, uint256 sent);
     error V2VNothingOwed(address ev);
-    error V2VInsufficientHeld(address ev, uint256 held, uint256 owed);
     error V2VFeeOutstanding(address ev, uint256 owed);
     error V2VNothingToWithdraw(address account);
     error V2VTransferFailed(address account, uint256 amount);
@@ -125,11 +124,14 @@ contract V2VSettlement is ReentrancyGuard {
         _clearFees(msg.sender, false);
     }
 
-    /// @notice Pay every fee the caller owes out of its held profit.
+    /**
+     * @notice Pay every fee the caller owes out of its held profit. The held profit always
+     * covers the fees (each fee is a share of a profit added to it, and nothing is withdrawn
+     * while a fee is owed).
+     */
     function payFeesFromProfit() external {
         uint256 due = owed[msg.sender];
         if (due == 0) revert V2VNothingOwed(msg.sender);
-        if (held[msg.sender] < due) revert V2VInsufficientHeld(msg.sender, held[msg.sender], due);
         held[msg.sender] -= due;
         _clearFees(msg.sender, true);
     }

@@ -77,3 +77,23 @@ def test_reproduce_community_smoke(tmp_path, name):
     assert "thesis" in report.lower()
     assert (tmp_path / "results.json").exists()
     assert any(p.suffix == ".png" for p in tmp_path.iterdir())
+
+
+def test_community_run_on_chain(tmp_path):
+    home = tmp_path / "chain"
+    res = runner.invoke(app, ["community", "run", "--chain", "--data-dir", str(home), "--json",
+                              "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    ledger = json.loads(res.stdout)["ledger"]
+    assert ledger["round"] == 1 and ledger["miner"] in ledger["accounts"]
+    assert sum(ledger["upos_reward"]) == pytest.approx(ledger["reward_upos"])
+    assert (tmp_path / "out" / "ledger.json").exists()
+    assert "On chain (PoEG staking" in (tmp_path / "out" / "report.md").read_text()
+    res = runner.invoke(app, ["community", "run", "--chain", "--data-dir", str(home), "--json"])
+    assert json.loads(res.stdout)["ledger"]["round"] == 2
+
+
+def test_community_run_on_chain_bad_slash_exit_2(tmp_path):
+    res = runner.invoke(app, ["community", "run", "--chain", "--slash-bps", "20000", "--data-dir", str(tmp_path / "c")])
+    assert res.exit_code == 2 and "slash_bps: must be an integer in [0, 10000]" in res.stderr, res.stderr
+    assert not (tmp_path / "c").exists()

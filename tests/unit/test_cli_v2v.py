@@ -70,3 +70,25 @@ def test_reproduce_comparisons_smoke(tmp_path, name, figure):
     assert len(runs) in (3, 6)
     for run in runs.values():
         assert run["records"] and "seconds" in run
+
+
+def test_settle_on_chain_and_its_bad_input(tmp_path):
+    model, home = tmp_path / "m", tmp_path / "chain"
+    assert runner.invoke(app, ["v2v", "train", "--evs", "3", "--rounds", "3", "--out", str(model)]).exit_code == 0
+    res = runner.invoke(app, ["v2v", "settle", "--model", str(model), "--evs", "3", "--days", "1", "--selfish", "1",
+                              "--data-dir", str(home), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["beta_bps"] == 500 and len(data["rounds"]) == 1 and data["evs"][1]["selfish"] is True
+    assert data["contract_balance_wei"] == data["confiscated_wei"]
+    # Bad input: one line naming the field and the range, exit 2, nothing changed on chain.
+    res = runner.invoke(app, ["v2v", "settle", "--model", str(model), "--evs", "3", "--selfish", "5",
+                              "--data-dir", str(home)])
+    assert res.exit_code == 2 and "selfish[0]: must be an EV index in [0, 2]" in res.stderr, res.stderr
+    res = runner.invoke(app, ["v2v", "settle", "--model", str(model), "--evs", "3", "--beta-bps", "300",
+                              "--data-dir", str(home)])
+    assert res.exit_code == 2 and "beta_bps" in res.stderr and "500" in res.stderr, res.stderr
+    res = runner.invoke(app, ["v2v", "settle", "--model", str(model), "--evs", "3", "--beta-bps", "0",
+                              "--data-dir", str(tmp_path / "other")])
+    assert res.exit_code == 2 and "beta_bps: must be an integer in [1, 10000]" in res.stderr, res.stderr
+    assert not (tmp_path / "other").exists()

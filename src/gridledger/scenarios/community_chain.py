@@ -105,7 +105,9 @@ def record_community_day(chain: Chain, data_dir: str | Path, config: CommunityCo
         if a.refused:
             s = staking.slash(op)
             txs.append(s)
-            entry["slashed_epos"] = token_units_to_kwh(int(s.event("MinerSlashed").args["burned"]))
+            burned = int(s.event("MinerSlashed").args["burned"])
+            entry["slashed_units"] = burned
+            entry["slashed_epos"] = token_units_to_kwh(burned)
             entry["slash_tx"] = s.tx_hash
         attempts.append(entry)
     advance(1)

@@ -164,7 +164,7 @@ def settle_fleet(chain: Chain, data_dir: str | Path, fleet: Any, env: V2VConfig,
     owed_left = sum(settlement.held(a) for a in addr) + sum(settlement.miner_credit(a) for a in addr)
     if balance != owed_left:
         raise InvariantError(f"settlement holds {balance} wei but owes {owed_left}")
-    if any(e["selfish"] and e.get("withdrawn_wei") for e in per_ev):
+    if any(e["selfish"] and e["fee_owed_wei"] > 0 and e.get("withdrawn_wei") for e in per_ev):
         raise InvariantError("a selfish EV withdrew its profit without paying its fee")
     return {
         "chain": {"backend": chain.backend, "chain_id": chain.chain_id, "block_number": chain.block_number(),

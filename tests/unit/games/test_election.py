@@ -40,3 +40,47 @@ def test_refusing_miner_is_slashed_and_replaced():
 def test_all_refuse():
     res = elect_with_penalties([1.0, 2.0], lambda k: True, np.random.default_rng(0))
     assert res.miner is None and set(res.slashed) == {0, 1}
+
+
+# ---- the seeded draw of the on-chain election (ProofStaking.pick)
+
+def test_seeded_selection_frequencies_match_weights():
+    from scipy import stats
+
+    from gridledger.games.election import seeded_selection
+
+    rng = np.random.default_rng(5)
+    w = [6, 0, 3, 1]
+    counts = np.zeros(4)
+    for _ in range(3000):
+        counts[seeded_selection(w, rng.bytes(32), 1)] += 1
+    assert counts[1] == 0  # a zero weight is never drawn
+    p = stats.chisquare(counts[[0, 2, 3]], 3000 * np.array([0.6, 0.3, 0.1])).pvalue
+    assert p > 0.001, counts
+
+
+def test_seeded_selection_is_a_function_of_seed_round_and_attempt():
+    from gridledger.games.election import seeded_draw, seeded_selection
+
+    seed = bytes(range(32))
+    assert seeded_selection([1, 1, 1], seed, 3, 0) == seeded_selection([1, 1, 1], seed, 3, 0)
+    assert len({seeded_draw(seed, r, a) for r in range(3) for a in range(3)}) == 9
+    assert seeded_selection([0, 0], seed, 1) is None
+    with pytest.raises(ValueError, match="non-negative"):
+        seeded_selection([1, -1], seed, 1)
+    with pytest.raises(ValueError, match="32 bytes"):
+        seeded_draw(b"short", 1, 0)
+
+
+def test_seeded_election_excludes_refusers_in_order():
+    from gridledger.games.election import elect_with_penalties_seeded
+
+    seed = bytes(32)
+    res = elect_with_penalties_seeded([5, 5, 5], lambda k: k != 2, seed, 1)
+    assert res.miner == 2
+    assert list(res.slashed) == [a.candidate for a in res.attempts if a.refused]
+    assert [a.candidate for a in res.attempts][-1] == 2
+    assert all(a.refused for a in res.attempts[:-1]) and not res.attempts[-1].refused
+    assert len({a.candidate for a in res.attempts}) == len(res.attempts)  # no one drawn twice
+    none = elect_with_penalties_seeded([5, 0, 5], lambda k: True, seed, 1)
+    assert none.miner is None and sorted(none.slashed) == [0, 2]

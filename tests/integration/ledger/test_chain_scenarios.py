@@ -1,0 +1,74 @@
+"""A community day and a fleet's held-out days recorded on both backends: the chain elects the
+miner the off-chain replay elects, pays the Shapley shares in UPOS, returns the EPOS, and holds
+a selfish EV's profit (thesis section 3.4.5, Fig. 4.5)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from gridledger.ledger.clients import StakingClient, UPOSClient
+from gridledger.ledger.units import kwh_to_token_units
+from gridledger.scenarios.community import CommunityConfig, check_invariants, synthetic_input
+from gridledger.scenarios.community_chain import record_community_day
+from gridledger.scenarios.v2v import train, train_config
+from gridledger.scenarios.v2v_chain import FleetSettleConfig, settle_fleet
+
+pytestmark = pytest.mark.integration
+
+
+def test_community_day_on_chain(chain, tmp_path):
+    cfg = CommunityConfig(prosumers=8)
+    rng = np.random.default_rng(4)
+    day, ledger = record_community_day(chain, tmp_path, cfg, synthetic_input(cfg, rng), rng)
+    assert check_invariants(day) == []
+    staking = StakingClient(chain, ledger["chain"]["contracts"]["ProofStaking"])
+    upos = UPOSClient(chain, ledger["chain"]["contracts"]["UPOS"])
+    addr = ledger["accounts"]
+    assert day.miner is not None and ledger["miner"] == staking.miner_of(1)
+    # The miner is its coalition's validator: the member with the largest proof score.
+    assert ledger["miner"] == addr[max(day.miner, key=lambda i: (day.member_scores[i], -i))]
+    for i in range(8):
+        expected = kwh_to_token_units(float(day.reward_shares_kwh[i])) if i in day.miner else 0
+        assert upos.balance_of(addr[i]) == expected
+        # No slashing: every member has its whole score back in its wallet.
+        assert staking.epos.balance_of(addr[i]) == kwh_to_token_units(max(float(day.member_scores[i]), 0.0))
+    assert staking.epos.balance_of(staking.address) == 0
+    assert ledger["traded_kwh"] == pytest.approx(sum(t["energy_kwh"] for t in day.transactions), abs=0.01)
+
+
+def test_community_day_with_refusing_coalitions_is_slashed(chain, tmp_path):
+    cfg = CommunityConfig(prosumers=8, malicious=(0, 1, 2, 3))
+    rng = np.random.default_rng(4)
+    day, ledger = record_community_day(chain, tmp_path, cfg, synthetic_input(cfg, rng), rng)
+    refused = [a for a in ledger["election"] if a["refused"]]
+    assert len(refused) == len(day.election.slashed) >= 1
+    staking = StakingClient(chain, ledger["chain"]["contracts"]["ProofStaking"])
+    assert staking.round_info(1).slashed == sum(a["slashed_units"] for a in refused)
+    slashed_members = {i for k in day.election.slashed for i in day.formation.partition[k]}
+    for i in slashed_members:  # eq. (3.24): the whole stake is burned by default
+        assert staking.epos.balance_of(ledger["accounts"][i]) == 0
+    # A second day is the next round on the same contracts.
+    _, ledger2 = record_community_day(chain, tmp_path, replace(cfg, malicious=()),
+                                         synthetic_input(cfg, rng), rng)
+    assert ledger2["round"] == 2 and not ledger2["chain"]["deployed"]
+
+
+def test_fleet_days_on_chain_hold_the_selfish_evs_profit(chain, tmp_path):
+    cfg = train_config({"federation": {"evs": 3, "rounds": 4}})
+    fleet = train(cfg, 0)
+    report = settle_fleet(chain, tmp_path, fleet, cfg.env, 1, FleetSettleConfig(evs=3, days=2, selfish=(0,)))
+    evs = report["evs"]
+    assert [r["round"] for r in report["rounds"]] == [1, 2]
+    selfish = evs[0]
+    # With this seed EV 0 is the miner of one round only, so it owes the other round's miner.
+    assert selfish["fee_owed_wei"] > 0
+    assert selfish["refused"] == "V2VFeeOutstanding" and selfish["held_wei"] == selfish["profit_wei"]
+    assert report["confiscated_wei"] == selfish["held_wei"]
+    for e in evs[1:]:
+        assert e["held_wei"] == 0 and e.get("withdrawn_wei", 0) == e["profit_wei"]
+    assert report["contract_balance_wei"] == report["confiscated_wei"]
+    # Fees received by the miners are exactly the fees the honest EVs paid.
+    assert sum(e["fees_received_wei"] for e in evs) == sum(e.get("fee_paid_wei", 0) for e in evs)
