@@ -1,8 +1,11 @@
 """Ledger benchmark (run: python benchmarks/ledger.py [--n 200]).
 
 The same workload on the embedded py-evm chain and on a real anvil node started here on
-loopback: deploy the ETSC; N registrations (empower); N buyToken; N trades, each waiting for its
-receipt. Prints ms per transaction per phase and backend, and the ratio embedded/anvil.
+loopback: deploy the ETSC; N registrations (empower); N buyToken; N trades; then one PoEG
+staking round of the N prosumers (credit their scores in batches of 40, N stakes in coalitions
+of 5, the seeded election, the UPOS reward, N unstakes), each transaction waiting for its
+receipt. Prints ms per transaction (per member for credit) per phase and backend, and the ratio
+embedded/anvil.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gridledger.ledger.chain import Chain, EmbeddedChain, RPCChain, derived_signer
-from gridledger.ledger.clients import ETSCClient
+from gridledger.ledger.clients import ETSCClient, StakingClient, UPOSClient, seed_commitment
 from gridledger.ledger.units import elecoins_to_units
 
 ANVIL = Path(__file__).resolve().parents[1] / "contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
@@ -56,6 +59,34 @@ def workload(chain: Chain, n: int) -> dict[str, float]:
         etsc.trade(p, retailer.address, 1_000)
     out["trade"] = (time.perf_counter() - t) / n
     assert etsc.totals().avail_power_wh == 1_000 * n
+
+    upos_addr, _ = chain.deploy("UPOS", admin, admin.address)
+    t = time.perf_counter()
+    staking_addr, _ = chain.deploy("ProofStaking", admin, admin.address, upos_addr, 10_000, "PoEG")
+    out["deploy staking"] = time.perf_counter() - t
+    UPOSClient(chain, upos_addr).grant_minter(admin, staking_addr)
+    st = StakingClient(chain, staking_addr)
+    seed = bytes(range(32))
+    st.open_round(admin, seed_commitment(seed))
+    t = time.perf_counter()
+    st.credit(admin, [p.address for p in prosumers], [10**18 + i for i in range(n)])
+    out["credit (per member)"] = (time.perf_counter() - t) / n
+    t = time.perf_counter()
+    for i, p in enumerate(prosumers):
+        st.stake(p, prosumers[i - i % 5].address, 10**18 + i)
+    out["stake"] = (time.perf_counter() - t) / n
+    t = time.perf_counter()
+    miner = st.elect(admin, seed).event("MinerElected").args["miner"]
+    out["elect"] = time.perf_counter() - t
+    coalition = st.backers(1, miner)
+    t = time.perf_counter()
+    st.pay_reward(admin, coalition, [10**15] * len(coalition))
+    out["payReward"] = time.perf_counter() - t
+    t = time.perf_counter()
+    for p in prosumers:
+        st.unstake(p, 1)
+    out["unstake"] = (time.perf_counter() - t) / n
+    assert st.epos.balance_of(st.address) == 0
     return out
 
 
@@ -96,7 +127,7 @@ def main() -> None:
         table.add_column(name, justify="right")
     table.add_column("embedded / anvil", justify="right")
     emb, anv = results.values()
-    for phase in ("deploy", "register", "buyToken", "trade"):
+    for phase in emb:
         table.add_row(phase, *(f"{1e3 * r[phase]:.1f}" for r in results.values()), f"{emb[phase] / anv[phase]:.2f}")
     Console(width=120).print(table)
     per_tx = [emb[p] / anv[p] for p in ("register", "buyToken", "trade")]

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 from eth_utils import to_checksum_address
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -34,6 +35,7 @@ from gridledger.web.settings import Settings
 from gridledger.web.state import AppState, Session, build_state
 
 STATIC = Path(str(resources.files("gridledger.web").joinpath("static")))
+MAX_BLOCK = 2**63 - 1  # the explorer's SQLite index stores block numbers as 64-bit integers
 PAGES = ("index", "login", "portal", "admin", "server", "explorer", "dashboard")
 RPC_METHODS = {"eth_chainId", "eth_blockNumber", "eth_getBalance", "eth_call", "eth_getTransactionCount",
                "eth_getTransactionReceipt", "eth_getTransactionByHash", "eth_getBlockByNumber", "eth_gasPrice",
@@ -390,14 +392,14 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
 
     # ---------------------------------------------------------------- explorer
     @app.get("/api/explorer/blocks", tags=["explorer"])
-    def blocks(state: State, before: Annotated[int | None, Query(ge=0)] = None,
+    def blocks(state: State, before: Annotated[int | None, Query(ge=0, le=MAX_BLOCK)] = None,
                limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
         head = state.index.sync()
         return {"head": head, "blocks": state.index.blocks(before, limit),
                 "transactions": state.index.latest_txs(limit) if before is None else []}
 
     @app.get("/api/explorer/blocks/{number}", tags=["explorer"], responses={404: {"model": s.ErrorOut}})
-    def block(number: int, state: State) -> dict[str, Any]:
+    def block(number: Annotated[int, PathParam(ge=0, le=MAX_BLOCK)], state: State) -> dict[str, Any]:
         state.index.sync()
         b = state.index.block(number)
         if b is None:
@@ -437,7 +439,8 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
         state.index.sync()
         q = q.strip()
         if q.isdigit():
-            return {"kind": "block", "key": int(q)} if state.index.block(int(q)) else {"kind": None}
+            n = int(q)
+            return {"kind": "block", "key": n} if n <= MAX_BLOCK and state.index.block(n) else {"kind": None}
         if re.fullmatch(r"0x[0-9a-fA-F]{64}", q):
             if state.index.tx(q):
                 return {"kind": "tx", "key": q.lower()}

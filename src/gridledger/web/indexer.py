@@ -52,7 +52,8 @@ class Index:
         self.db = sqlite3.connect(path, check_same_thread=False)
         self.db.executescript(SCHEMA)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.contract_names = {to_checksum_address(a): n for n, a in contracts.items()}
+        # Keys are contract names, optionally "market:Name" (the ABI is the part after the colon).
+        self.contract_names = {to_checksum_address(a): n.split(":")[-1] for n, a in contracts.items()}
         self._fn_cache: dict[str, Any] = {n: chain.w3.eth.contract(abi=abi(n)) for n in CONTRACT_NAMES}
         self._db_lock = threading.Lock()
 

@@ -13,7 +13,7 @@ from eth_utils import to_checksum_address
 
 from gridledger.ledger.chain import Chain, EmbeddedChain, LocalSigner, open_chain
 from gridledger.ledger.clients import ETSCClient
-from gridledger.ledger.deploy import MarketDeployment, deploy_market
+from gridledger.ledger.deploy import MarketDeployment, deploy_market, load_deployment
 from gridledger.ledger.keystore import Keystore, KeystoreError
 from gridledger.web.indexer import Index
 from gridledger.web.settings import Settings
@@ -135,5 +135,11 @@ def build_state(settings: Settings) -> AppState:
                 signer = dev.get(address)
                 if signer is not None:
                     ks.create(name, settings.admin_password, private_key=bytes(signer.account.key))
-    index = Index(chain, data_dir / "explorer" / f"{chain.chain_id}.sqlite", dep.contracts, lock)
+    # The explorer names every contract gridledger deployed on this chain (market, community, fleet).
+    known = dict(dep.contracts)
+    for market in ("community", "fleet"):
+        other = load_deployment(chain, data_dir, market)
+        if other is not None:
+            known.update({f"{market}:{name}": address for name, address in other.contracts.items()})
+    index = Index(chain, data_dir / "explorer" / f"{chain.chain_id}.sqlite", known, lock)
     return AppState(settings, chain, etsc, ks, index, lock, service)

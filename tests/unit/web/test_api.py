@@ -188,6 +188,10 @@ def test_read_routes_and_explorer(world):
     b = c.get(f"/api/explorer/blocks/{blocks['head']}").json()
     assert b["number"] == blocks["head"] and b["transactions"]
     assert c.get("/api/explorer/blocks/999999").status_code == 404
+    # Beyond the index's 64-bit block numbers: a validation error, not a server error.
+    assert c.get(f"/api/explorer/blocks/{2**63}").status_code == 422
+    assert c.get(f"/api/explorer/blocks?before={2**63}").status_code == 422
+    assert c.get(f"/api/explorer/search?q={2**70}").status_code < 500
     assert c.get("/api/explorer/tx/0x" + "00" * 32).status_code == 404
     assert c.get("/api/explorer/tx/0x12").status_code == 422
     addr = c.get(f"/api/explorer/address/{world.alice['address']}?limit=2").json()
