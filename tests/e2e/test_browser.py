@@ -24,6 +24,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     app = make_app(tmp_path_factory.mktemp("e2e"))
+    _record_rounds(app.state.gl)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -37,6 +38,23 @@ def server(tmp_path_factory):
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=10)
+
+
+def _record_rounds(gl):
+    """A community day and two fleet days on the app's chain, for the dashboard (EV 1 selfish)."""
+    import numpy as np
+
+    from gridledger.scenarios.community import CommunityConfig, synthetic_input
+    from gridledger.scenarios.community_chain import record_community_day
+    from gridledger.scenarios.v2v import train, train_config
+    from gridledger.scenarios.v2v_chain import FleetSettleConfig, settle_fleet
+
+    cfg = CommunityConfig(prosumers=6)
+    rng = np.random.default_rng(0)
+    record_community_day(gl.chain, gl.settings.data_dir, cfg, synthetic_input(cfg, rng), rng)
+    fcfg = train_config({"federation": {"evs": 3, "rounds": 2}})
+    settle_fleet(gl.chain, gl.settings.data_dir, train(fcfg, 0), fcfg.env, 0,
+                 FleetSettleConfig(evs=3, days=2, selfish=(1,)))
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +158,11 @@ def test_full_flow_in_the_browser(server, browser):
     page.goto(f"{base}/dashboard")
     page.wait_for_selector("#status.ok", timeout=60_000)
     assert page.locator("svg").count() >= 4
+    page.wait_for_selector("#c-status.ok")
+    page.wait_for_selector("#f-status.ok")
+    assert page.locator("#c-rounds tr").count() == 2  # header + round 1
+    assert page.locator("#f-rounds tr").count() == 3  # header + rounds 2, 1
+    assert "profit confiscated until the fee is paid" in page.text_content("#f-evs")
     shot(page, "07-dashboard")
 
     # Users without the role are refused, and nothing happens.

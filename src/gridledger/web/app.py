@@ -458,7 +458,50 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
             state.dashboard = _elecoin_dashboard()
         return state.dashboard
 
+    @app.get("/api/dashboard/ledger", tags=["dashboard"])
+    def ledger_dashboard(state: State, rounds: Annotated[int, Query(ge=1, le=100)] = 10) -> dict[str, Any]:
+        """The community's PoEG rounds and the fleet's PoSOC rounds and settlement, read from the chain."""
+        return state.at_head(("ledger", rounds), lambda: _ledger_dashboard(state, rounds))
+
     return app
+
+
+def _ledger_dashboard(gl: AppState, last: int) -> dict[str, Any]:
+    from gridledger.ledger.clients import StakingClient, V2VSettlementClient
+    from gridledger.ledger.deploy import load_deployment
+    from gridledger.ledger.units import token_units_to_kwh
+
+    def rounds(st: StakingClient) -> list[dict[str, Any]]:
+        out = []
+        top = st.current_round()
+        for r in range(top, max(top - last, 0), -1):
+            info = st.round_info(r)
+            validators = [{"address": v, "stake": token_units_to_kwh(st.stake_behind(r, v)),
+                           "backers": len(st.backers(r, v)), "slashed": st.is_slashed(r, v)}
+                          for v in st.validators(r)]
+            out.append({"round": r, "phase": info.phase.name.lower(), "miner": st.miner_of(r),
+                        "members": info.members, "credited": token_units_to_kwh(info.credited),
+                        "slashed": token_units_to_kwh(info.slashed), "reward": token_units_to_kwh(info.reward),
+                        "traded_kwh": info.traded_wh / 1000, "validators": validators})
+        return out
+
+    out: dict[str, Any] = {"community": None, "fleet": None}
+    with gl.lock:
+        dep = load_deployment(gl.chain, gl.settings.data_dir, "community")
+        if dep is not None:
+            st = StakingClient(gl.chain, dep.contracts["ProofStaking"])
+            out["community"] = {"contracts": dep.contracts, "slash_bps": st.slash_bps(), "rounds": rounds(st),
+                                "upos_supply": token_units_to_kwh(st.upos.total_supply()) if st.upos else 0.0}
+        dep = load_deployment(gl.chain, gl.settings.data_dir, "fleet")
+        if dep is not None:
+            settle = V2VSettlementClient(gl.chain, dep.contracts["V2VSettlement"])
+            evs = sorted({e["args"]["ev"] for e in gl.index.events_of(settle.address, "Settled")})
+            out["fleet"] = {
+                "contracts": dep.contracts, "beta_bps": settle.beta_bps(), "rounds": rounds(settle.staking),
+                "held_wei": str(gl.chain.balance(settle.address)),
+                "evs": [{"address": a, "held_wei": str(settle.held(a)), "owed_wei": str(settle.owed(a)),
+                         "fees_credit_wei": str(settle.miner_credit(a))} for a in evs]}
+    return out
 
 
 def _rpc_call(gl: AppState, method: str, params: list[Any]) -> Any:

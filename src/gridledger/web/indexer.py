@@ -117,6 +117,13 @@ class Index:
             self.db.row_factory = sqlite3.Row
             return self.db.execute(sql, args).fetchall()
 
+    def events_of(self, address: str, name: str, limit: int = 10_000) -> list[dict[str, Any]]:
+        """Decoded events ``name`` emitted by the contract at ``address`` (oldest first)."""
+        self.sync()
+        rows = self._q("SELECT * FROM events WHERE address = ? AND name = ? ORDER BY block, log_index LIMIT ?",
+                       (to_checksum_address(address), name, limit))
+        return [{**dict(r), "args": json.loads(r["args"])} for r in rows]
+
     def blocks(self, before: int | None, limit: int) -> list[dict[str, Any]]:
         top = self.last_indexed() + 1 if before is None else before
         return [dict(r) for r in self._q("SELECT * FROM blocks WHERE number < ? ORDER BY number DESC LIMIT ?",

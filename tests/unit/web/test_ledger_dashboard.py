@@ -1,0 +1,45 @@
+"""The dashboard's view of the community's and the fleet's rounds, read from the chain."""
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from webapp import make_app
+
+from gridledger.scenarios.community import CommunityConfig, synthetic_input
+from gridledger.scenarios.community_chain import record_community_day
+from gridledger.scenarios.v2v import train, train_config
+from gridledger.scenarios.v2v_chain import FleetSettleConfig, settle_fleet
+
+pytestmark = pytest.mark.integration
+
+
+def test_ledger_dashboard_before_and_after_rounds(tmp_path):
+    client = TestClient(make_app(tmp_path))
+    empty = client.get("/api/dashboard/ledger").json()
+    assert empty == {"community": None, "fleet": None}
+
+    gl = client.app.state.gl
+    cfg = CommunityConfig(prosumers=6, malicious=(0,))
+    rng = np.random.default_rng(2)
+    with gl.lock:
+        _, ledger = record_community_day(gl.chain, gl.settings.data_dir, cfg, synthetic_input(cfg, rng), rng)
+        fcfg = train_config({"federation": {"evs": 3, "rounds": 2}})
+        fleet_report = settle_fleet(gl.chain, gl.settings.data_dir, train(fcfg, 0), fcfg.env, 0,
+                                    FleetSettleConfig(evs=3, days=2, selfish=(1,)))
+
+    d = client.get("/api/dashboard/ledger").json()
+    c = d["community"]
+    assert [r["round"] for r in c["rounds"]] == [1]
+    r = c["rounds"][0]
+    assert r["phase"] == "closed" and r["miner"] == ledger["miner"] and r["members"] == 6
+    assert {v["address"] for v in r["validators"]} == {v["validator"] for v in ledger["validators"]}
+    assert r["reward"] == pytest.approx(ledger["reward_upos"]) and r["slashed"] == pytest.approx(ledger["slashed_epos"])
+    assert sum(v["slashed"] for v in r["validators"]) == sum(a["refused"] for a in ledger["election"])
+
+    f = d["fleet"]
+    assert f["beta_bps"] == 500 and [x["round"] for x in f["rounds"]] == [2, 1]
+    assert [x["miner"] for x in reversed(f["rounds"])] == [x["miner"] for x in fleet_report["rounds"]]
+    held = {e["address"]: int(e["held_wei"]) for e in f["evs"]}
+    assert held == {e["address"]: e["held_wei"] for e in fleet_report["evs"]}
+    assert int(f["held_wei"]) == fleet_report["contract_balance_wei"]
+    assert client.get("/api/dashboard/ledger?rounds=0").status_code == 422
