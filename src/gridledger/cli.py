@@ -20,7 +20,7 @@ from rich.table import Table
 
 from gridledger.config import gather
 from gridledger.errors import GridledgerError
-from gridledger.progress import Reporter, rich_progress
+from gridledger.progress import SILENT, Reporter, rich_progress
 from gridledger.reporting import dumps, output_dir
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -125,6 +125,35 @@ DataDirOpt = Annotated[Path | None, typer.Option(
 
 def _progress(enabled: bool) -> Any:
     return rich_progress(transient=True) if enabled and sys.stderr.isatty() else None
+
+
+def _with_reporter(show: bool, run: Any) -> Any:
+    """``run(reporter)`` under a Rich progress display when ``show`` and stderr is a terminal."""
+    progress = _progress(show)
+    if progress is None:
+        return run(SILENT)
+    with progress:
+        return run(Reporter(progress))
+
+
+def _on_chain(rpc_url: str | None, data_dir: Path | None, show: bool, run: Any) -> Any:
+    """``run(chain, data_dir, reporter)`` on the chain of ``rpc_url`` (or the embedded one), closed after."""
+    from gridledger.ledger.chain import open_chain
+
+    home = _data_dir(data_dir)
+    chain = open_chain(rpc_url, home)
+    try:
+        return _with_reporter(show, lambda reporter: run(chain, home, reporter))
+    finally:
+        chain.close()
+
+
+def _write_settlement(out: Path | None, seed: int, result: dict) -> None:
+    if out is not None:
+        from gridledger.reporting import provenance
+
+        with output_dir(out) as od:
+            od.write_json("settlement.json", {**provenance(seed), **result})
 
 
 @elecoin_app.command("solve")
@@ -310,31 +339,15 @@ def elecoin_settle(
     out: OutOpt = None,
 ) -> None:
     """Solve the elecoin market and settle it on chain through the ETSC (paper Algorithm 2)."""
-    from gridledger.ledger.chain import open_chain
     from gridledger.params import from_mapping
     from gridledger.scenarios.elecoin import ElecoinConfig
     from gridledger.scenarios.elecoin_settle import SettleConfig, settle_elecoin
 
     cfg = ElecoinConfig.from_mapping(gather(config, set_ or []))
     settle = from_mapping(SettleConfig, {"retailers": retailers})
-    home = _data_dir(data_dir)
-    chain = open_chain(rpc_url, home)
-    try:
-        progress = _progress(not json_)
-        if progress is not None:
-            with progress:
-                result = settle_elecoin(chain, home, cfg, method.value, pricing.value, np.random.default_rng(seed),
-                                        settle, Reporter(progress))
-        else:
-            result = settle_elecoin(chain, home, cfg, method.value, pricing.value, np.random.default_rng(seed),
-                                    settle)
-    finally:
-        chain.close()
-    if out is not None:
-        from gridledger.reporting import provenance
-
-        with output_dir(out) as od:
-            od.write_json("settlement.json", {**provenance(seed), **result})
+    result = _on_chain(rpc_url, data_dir, not json_, lambda chain, home, reporter: settle_elecoin(
+        chain, home, cfg, method.value, pricing.value, np.random.default_rng(seed), settle, reporter))
+    _write_settlement(out, seed, result)
     if json_:
         typer.echo(dumps(result))
     else:
@@ -385,15 +398,10 @@ def community_run(
     rng = np.random.default_rng(seed)
     inputs = ausgrid_input(cfg, rng, data, day) if profiles is Profiles.ausgrid else synthetic_input(cfg, rng)
     if chain:
-        from gridledger.ledger.chain import open_chain
         from gridledger.scenarios.community_chain import record_community_day
 
-        home = _data_dir(data_dir)
-        node = open_chain(rpc_url, home)
-        try:
-            result, ledger = record_community_day(node, home, cfg, inputs, rng, staking_params)
-        finally:
-            node.close()
+        result, ledger = _on_chain(rpc_url, data_dir, not json_, lambda node, home, reporter: record_community_day(
+            node, home, cfg, inputs, rng, staking_params, reporter))
     else:
         result = run_community_day(cfg, inputs, rng)
     if out is not None:
@@ -552,31 +560,17 @@ def v2v_settle(
     out: OutOpt = None,
 ) -> None:
     """Settle a trained fleet's held-out days on chain: PoSOC staking, mLAG election, fees (Fig. 4.5)."""
-    from gridledger.ledger.chain import open_chain
     from gridledger.params import from_mapping
     from gridledger.scenarios.v2v import load_fleet
-    from gridledger.scenarios.v2v_chain import FleetSettleConfig, parse_selfish, settle_fleet
+    from gridledger.scenarios.v2v_chain import FleetSettleConfig, settle_fleet
 
-    settle = from_mapping(FleetSettleConfig, {"evs": evs, "days": days, "selfish": parse_selfish(selfish, evs),
+    settle = from_mapping(FleetSettleConfig, {"evs": evs, "days": days, "selfish": tuple(selfish or ()),
                                               "beta_bps": beta_bps})
     model_dir = model / "model" if (model / "model" / "model.json").exists() else model
     fleet, cfg = load_fleet(model_dir)
-    home = _data_dir(data_dir)
-    chain = open_chain(rpc_url, home)
-    try:
-        progress = _progress(not json_)
-        if progress is not None:
-            with progress:
-                result = settle_fleet(chain, home, fleet, cfg.env, seed, settle, Reporter(progress))
-        else:
-            result = settle_fleet(chain, home, fleet, cfg.env, seed, settle)
-    finally:
-        chain.close()
-    if out is not None:
-        from gridledger.reporting import provenance
-
-        with output_dir(out) as od:
-            od.write_json("settlement.json", {**provenance(seed), **result})
+    result = _on_chain(rpc_url, data_dir, not json_, lambda chain, home, reporter: settle_fleet(
+        chain, home, fleet, cfg.env, seed, settle, reporter))
+    _write_settlement(out, seed, result)
     if json_:
         typer.echo(dumps(result))
         return

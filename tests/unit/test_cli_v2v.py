@@ -84,7 +84,7 @@ def test_settle_on_chain_and_its_bad_input(tmp_path):
     # Bad input: one line naming the field and the range, exit 2, nothing changed on chain.
     res = runner.invoke(app, ["v2v", "settle", "--model", str(model), "--evs", "3", "--selfish", "5",
                               "--data-dir", str(home)])
-    assert res.exit_code == 2 and "selfish[0]: must be an EV index in [0, 2]" in res.stderr, res.stderr
+    assert res.exit_code == 2 and "selfish[0]: must be an integer in [0, 2]" in res.stderr, res.stderr
     res = runner.invoke(app, ["v2v", "settle", "--model", str(model), "--evs", "3", "--beta-bps", "300",
                               "--data-dir", str(home)])
     assert res.exit_code == 2 and "beta_bps" in res.stderr and "500" in res.stderr, res.stderr

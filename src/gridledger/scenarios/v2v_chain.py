@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from gridledger.errors import ConfigError
 from gridledger.games.election import seeded_selection
 from gridledger.learn.federated import evaluate, held_out_days
 from gridledger.learn.v2v_env import V2VConfig
@@ -176,12 +175,3 @@ def settle_fleet(chain: Chain, data_dir: str | Path, fleet: Any, env: V2VConfig,
         "transactions": len(txs), "gas_used": sum(t.gas_used for t in txs),
         "seconds": time.perf_counter() - start,
     }
-
-
-def parse_selfish(values: list[int] | None, evs: int) -> tuple[int, ...]:
-    """--selfish values, checked against the fleet size."""
-    out = tuple(values or ())
-    for k, i in enumerate(out):
-        if not 0 <= i < evs:
-            raise ConfigError(f"selfish[{k}]", f"must be an EV index in [0, {evs - 1}], got {i}")
-    return out

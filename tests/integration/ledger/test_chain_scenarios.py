@@ -72,3 +72,17 @@ def test_fleet_days_on_chain_hold_the_selfish_evs_profit(chain, tmp_path):
     assert report["contract_balance_wei"] == report["confiscated_wei"]
     # Fees received by the miners are exactly the fees the honest EVs paid.
     assert sum(e["fees_received_wei"] for e in evs) == sum(e.get("fee_paid_wei", 0) for e in evs)
+
+
+def test_a_round_left_open_by_an_interrupted_run_is_closed(chain, tmp_path):
+    from gridledger.ledger.chain import signer_for
+    from gridledger.ledger.clients import Phase, seed_commitment
+
+    cfg = CommunityConfig(prosumers=5)
+    rng = np.random.default_rng(8)
+    _, first = record_community_day(chain, tmp_path, cfg, synthetic_input(cfg, rng), rng)
+    staking = StakingClient(chain, first["chain"]["contracts"]["ProofStaking"])
+    staking.open_round(signer_for(chain, first["chain"]["operator"]), seed_commitment(bytes(32)))  # then "crash"
+    _, again = record_community_day(chain, tmp_path, cfg, synthetic_input(cfg, rng), rng)
+    assert again["round"] == 3 and staking.round_info(2).phase == Phase.CLOSED
+    assert staking.round_info(3).phase == Phase.CLOSED and staking.miner_of(3) == again["miner"]
