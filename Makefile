@@ -2,24 +2,31 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# The CPU build of PyTorch must be installed before anything that depends on torch.
-TORCH  := torch==2.13.0
+# Exactly the locked set, every file checked against its hash. The locks pin the CPU build of
+# PyTorch (torch==2.13.0+cpu), so nothing can pull a CUDA build.
+PIP_LOCKED := $(BIN)/pip install --quiet --require-hashes --no-deps
+RUNTIME_LOCK := requirements/runtime.lock
+TEST_LOCK    := requirements/test.lock
+# The tool that refreshes the locks (make lock), pinned like everything else.
+UV := uv==0.13.9
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 \
+	--python-platform x86_64-manylinux_2_28 --find-links /opt/wheels --no-header --annotation-style line \
+	-c requirements/constraints.txt
 
-.PHONY: demo test lint bench clean venv contracts
+.PHONY: demo test test-other-kernels check-lock lint bench clean venv contracts lock lock-upgrade
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.runtime: $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e .
+$(VENV)/.runtime: $(BIN)/python $(RUNTIME_LOCK) pyproject.toml
+	$(PIP_LOCKED) -r $(RUNTIME_LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.test: $(VENV)/.runtime pyproject.toml
-	$(BIN)/pip install --quiet -e ".[test]"
+$(VENV)/.test: $(VENV)/.runtime $(TEST_LOCK)
+	$(PIP_LOCKED) -r $(TEST_LOCK)
 	touch $@
 
 venv: $(VENV)/.runtime
@@ -43,6 +50,17 @@ test: $(VENV)/.test contracts/node_modules/.installed /usr/bin/chromium
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest -n 2
 
+# The tests whose inputs come from training or draws run again on other CPU kernels (as on
+# another machine): torch's generic ATen kernels and numba compiled for a generic CPU.
+test-other-kernels: $(VENV)/.test contracts/node_modules/.installed
+	ATEN_CPU_CAPABILITY=default NUMBA_CPU_NAME=generic NUMBA_CACHE_DIR=$(CURDIR)/.numba-generic \
+		$(BIN)/pytest -n 2 -m seed_sensitive -p no:cacheprovider
+
+# Installed packages against the lock: prints every difference and fails on one.
+check-lock: $(VENV)/.test
+	$(BIN)/pip freeze --all --exclude-editable
+	$(BIN)/gridledger doctor --check-lock $(TEST_LOCK)
+
 lint: $(VENV)/.test
 	$(BIN)/ruff check src tests benchmarks
 
@@ -57,5 +75,17 @@ bench: $(VENV)/.test contracts/node_modules/.installed /usr/bin/wrk
 contracts: contracts/node_modules/.installed
 	cd contracts && node compile.mjs
 
+# Refresh the locks on purpose: keeps every pin that still resolves (lock-upgrade takes the
+# newest releases the ranges in pyproject.toml allow). The runtime lock is the test lock's subset.
+lock: $(BIN)/python
+	$(BIN)/pip install --quiet $(UV)
+	$(UV_COMPILE) --extra test -o $(TEST_LOCK)
+	$(UV_COMPILE) -c $(TEST_LOCK) -o $(RUNTIME_LOCK)
+
+lock-upgrade: $(BIN)/python
+	$(BIN)/pip install --quiet $(UV)
+	$(UV_COMPILE) --extra test --upgrade -o $(TEST_LOCK)
+	$(UV_COMPILE) -c $(TEST_LOCK) -o $(RUNTIME_LOCK)
+
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out .pytest_cache .numba-generic

@@ -20,7 +20,7 @@ from gridledger.games.coalitions import Allocation, form_coalitions, stability_v
 from gridledger.grid.dispatch import alone_losses
 from gridledger.grid.losses import LossConfig, loss_fractions
 from gridledger.grid.network import community_grid
-from gridledger.scenarios.community import CommunityConfig, make_oracle, synthetic_input
+from gridledger.scenarios.community.run import CommunityConfig, make_oracle, synthetic_input
 
 
 def naive_formation(balance, alone, oracle, tol=1e-9):

@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from gridledger.games.stackelberg import ElecoinMarket, outcome, solve
-from gridledger.learn.dma_ubrl import DMAUBRL, DMAUBRLConfig, within_band
-from gridledger.learn.elecoin_env import ElecoinGame
+from gridledger.learn.elecoin.dma_ubrl import DMAUBRL, DMAUBRLConfig, within_band
+from gridledger.learn.elecoin.env import ElecoinGame
 from gridledger.learn.wolf import WoLFPHC
 
 

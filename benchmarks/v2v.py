@@ -17,10 +17,10 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from gridledger.learn.federated import FederationConfig, obs_scale, train_fleet_ppo
+from gridledger.learn.fleet.env import V2VBatchEnv, V2VConfig, V2VEnv
+from gridledger.learn.fleet.federated import FederationConfig, obs_scale, train_fleet_ppo
 from gridledger.learn.ppo import PPOConfig
-from gridledger.learn.v2v_env import V2VBatchEnv, V2VConfig, V2VEnv
-from gridledger.scenarios.v2v import convergence_point
+from gridledger.scenarios.fleet.run import convergence_point
 
 
 def single_env_rate(steps: int = 20_000) -> float:

@@ -57,16 +57,13 @@ def git_commit() -> str | None:
 
 def provenance(seed: int | None, **extra: Any) -> dict[str, Any]:
     """Versions, seed, commit and time, for results.json."""
-    import importlib.metadata as md
+    from gridledger.environment import cpu_info, environment
 
-    versions = {"gridledger": gridledger.__version__, "python": platform.python_version()}
-    for pkg in ("numpy", "scipy", "numba", "pymoo", "pettingzoo", "gymnasium", "torch", "pandapower", "highspy",
-                "stable-baselines3", "web3", "py-evm"):
-        try:
-            versions[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            continue
-    return {"seed": seed, "versions": versions, "git_commit": git_commit(),
+    env = environment(probe=False)
+    versions = {"gridledger": gridledger.__version__, "python": platform.python_version(),
+                **{k: v for k, v in env["packages"].items() if v is not None}}
+    return {"seed": seed, "versions": versions, "cpu": cpu_info(), "threads": env["threads"],
+            "platform": env["platform"], "git_commit": git_commit(),
             "created_utc": datetime.now(UTC).isoformat(timespec="seconds"), **extra}
 
 

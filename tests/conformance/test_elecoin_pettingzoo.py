@@ -5,7 +5,7 @@ import pytest
 from pettingzoo.test import parallel_api_test
 
 from gridledger.games.stackelberg import ElecoinMarket, prosumer_utility, server_utility
-from gridledger.learn.elecoin_env import ElecoinParallelEnv
+from gridledger.learn.elecoin.env import ElecoinParallelEnv
 
 
 @pytest.mark.parametrize("pricing", ["unified", "discriminated"])

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import gridledger.learn.v2v_env  # noqa: F401  (registers gridledger/V2V-v0)
-from gridledger.learn.v2v_env import V2VConfig, V2VEnv
+import gridledger.learn.fleet.env  # noqa: F401  (registers gridledger/V2V-v0)
+from gridledger.learn.fleet.env import V2VConfig, V2VEnv
 
 
 @pytest.mark.parametrize("kw", [{}, {"extended_obs": True}, {"assisted": True}, {"data": "ud"},

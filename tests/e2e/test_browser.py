@@ -44,10 +44,10 @@ def _record_rounds(gl):
     """A community day and two fleet days on the app's chain, for the dashboard (EV 1 selfish)."""
     import numpy as np
 
-    from gridledger.scenarios.community import CommunityConfig, synthetic_input
-    from gridledger.scenarios.community_chain import record_community_day
-    from gridledger.scenarios.v2v import train, train_config
-    from gridledger.scenarios.v2v_chain import FleetSettleConfig, settle_fleet
+    from gridledger.scenarios.community.chain import record_community_day
+    from gridledger.scenarios.community.run import CommunityConfig, synthetic_input
+    from gridledger.scenarios.fleet.chain import FleetSettleConfig, settle_fleet
+    from gridledger.scenarios.fleet.run import train, train_config
 
     cfg = CommunityConfig(prosumers=6)
     rng = np.random.default_rng(0)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gridledger.games.stackelberg import ElecoinMarket, solve
-from gridledger.learn.dma_ubrl import DMAUBRL, DMAUBRLConfig, relative_errors
+from gridledger.learn.elecoin.dma_ubrl import DMAUBRL, DMAUBRLConfig, relative_errors
 
 
 @pytest.mark.slow

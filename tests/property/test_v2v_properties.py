@@ -6,8 +6,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gridledger.learn.fleet.env import V2VBatchEnv, V2VConfig, price_factors, sample_days, tou_period
 from gridledger.learn.ppo import AgentStack, fedavg
-from gridledger.learn.v2v_env import V2VBatchEnv, V2VConfig, price_factors, sample_days, tou_period
 
 
 @settings(max_examples=40, deadline=None)

@@ -4,7 +4,7 @@ import pytest
 
 from gridledger.config import gather, load_config_file, parse_set_items
 from gridledger.errors import ConfigError, InputFileError
-from gridledger.scenarios.elecoin import ElecoinConfig
+from gridledger.scenarios.elecoin.run import ElecoinConfig
 
 
 def test_set_items_parse_toml_values_and_dotted_keys():

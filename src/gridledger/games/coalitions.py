@@ -2,7 +2,7 @@
 Lemma 1), generic over a coalition *oracle*.
 
 The oracle is the coalition's optimisation, ``OptimizeLoss`` of Algorithm 3 (in gridledger:
-the dispatch LP of eqs. 3.9-3.15, wired in by :mod:`gridledger.scenarios.community`): given
+the dispatch LP of eqs. 3.9-3.15, wired in by :mod:`gridledger.scenarios.community.run`): given
 members and, for each, an upper bound on the loss it may be attributed (its loss acting alone:
 the individual rationality of eq. 3.10), it returns the loss-minimising allocation, or None if
 the bounds cannot all be met. A coalition's allocation is therefore a function of its members

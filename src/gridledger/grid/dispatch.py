@@ -30,6 +30,7 @@ import highspy
 import numpy as np
 from numpy.typing import NDArray
 
+from gridledger.grid.highs import new_highs
 from gridledger.params import check_number
 
 EDC = "EDC"
@@ -184,10 +185,7 @@ def solve_dispatch(members: NDArray[np.int64], balance_kwh: NDArray[np.float64],
         if caps_kwh is not None:
             row_names += [f"ir[{gid[s]}]" for s in sellers] + [f"ir[{gid[j]}]" for j in buyers]
         lp.row_names_ = row_names
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)
-    h.setOptionValue("presolve", "off")
+    h = new_highs()
     h.passModel(lp)
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
@@ -215,10 +213,7 @@ class IncrementalDispatch:
         self.f = f
         self.n = len(self.b)
         self.tol = tol
-        self.h = highspy.Highs()
-        self.h.setOptionValue("output_flag", False)
-        self.h.setOptionValue("threads", 1)
-        self.h.setOptionValue("presolve", "off")
+        self.h = new_highs()
         self.row: dict[int, int] = {}
         self.sellers: list[int] = []
         self.buyers: list[int] = []

@@ -565,7 +565,7 @@ def _hexify(v: Any) -> Any:
 def _elecoin_dashboard() -> dict[str, Any]:
     import numpy as np
 
-    from gridledger.scenarios.elecoin import ElecoinConfig, market_with, solve_elecoin
+    from gridledger.scenarios.elecoin.run import ElecoinConfig, market_with, solve_elecoin
 
     cfg = market_with(ElecoinConfig(), n_prosumers=4)
     out: dict[str, Any] = {}

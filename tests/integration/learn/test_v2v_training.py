@@ -6,7 +6,8 @@ import itertools
 import numpy as np
 import pytest
 
-from gridledger.learn.federated import (
+from gridledger.learn.fleet.env import V2VConfig
+from gridledger.learn.fleet.federated import (
     FederationConfig,
     evaluate,
     grid_only_policy,
@@ -15,7 +16,6 @@ from gridledger.learn.federated import (
     train_fleet_ppo,
 )
 from gridledger.learn.ppo import PPOConfig
-from gridledger.learn.v2v_env import V2VConfig
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -57,8 +57,8 @@ def test_our_ppo_matches_stable_baselines3_ppo():
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
 
-    from gridledger.learn.federated import obs_scale
-    from gridledger.learn.v2v_env import V2VEnv
+    from gridledger.learn.fleet.env import V2VEnv
+    from gridledger.learn.fleet.federated import obs_scale
 
     torch.set_num_threads(1)
     cfg = V2VConfig()
@@ -90,7 +90,7 @@ def test_our_ppo_matches_stable_baselines3_ppo():
 
 def test_sb3_fleet_records_cumulative_counts_like_ours():
     """Learning curves of SB3 fleets and of our PPO share one x-axis: cumulative episodes and steps."""
-    from gridledger.learn.sb3_fleet import train_fleet_sb3
+    from gridledger.learn.fleet.sb3 import train_fleet_sb3
 
     fleet = train_fleet_sb3("a2c", V2VConfig(), FederationConfig(evs=2, rounds=3), steps_per_round=200, seed=0,
                             envs_per_ev=2)

@@ -11,10 +11,10 @@ import pytest
 
 from gridledger.ledger.clients import StakingClient, UPOSClient
 from gridledger.ledger.units import kwh_to_token_units
-from gridledger.scenarios.community import CommunityConfig, check_invariants, synthetic_input
-from gridledger.scenarios.community_chain import record_community_day
-from gridledger.scenarios.v2v import train, train_config
-from gridledger.scenarios.v2v_chain import FleetSettleConfig, settle_fleet
+from gridledger.scenarios.community.chain import record_community_day
+from gridledger.scenarios.community.run import CommunityConfig, check_invariants, synthetic_input
+from gridledger.scenarios.fleet.chain import FleetSettleConfig, settle_fleet
+from gridledger.scenarios.fleet.run import train, train_config
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ from gridledger.games.coalitions import form_coalitions, initial_pairs, stabilit
 from gridledger.grid.dispatch import alone_losses
 from gridledger.grid.losses import distance_loss_fractions
 from gridledger.grid.network import community_grid
-from gridledger.scenarios.community import make_oracle
+from gridledger.scenarios.community.run import make_oracle
 
 
 def _setup(seed, n, split="proportional"):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gridledger.learn.kernels import wolf_act, wolf_update
+from gridledger.learn.elecoin.kernels import wolf_act, wolf_update
 from gridledger.learn.wolf import WoLFConfig, WoLFPHC
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gridledger.learn.v2v_env import V2VBatchEnv, V2VConfig, V2VEnv
+from gridledger.learn.fleet.env import V2VBatchEnv, V2VConfig, V2VEnv
 
 
 @pytest.mark.parametrize("cfg", [V2VConfig(), V2VConfig(extended_obs=True, data="ud", assisted=True)])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gridledger.grid.losses import LossConfig
-from gridledger.scenarios.community import (
+from gridledger.scenarios.community.run import (
     CommunityConfig,
     check_invariants,
     run_community_day,

@@ -5,10 +5,10 @@ import pytest
 from fastapi.testclient import TestClient
 from webapp import make_app
 
-from gridledger.scenarios.community import CommunityConfig, synthetic_input
-from gridledger.scenarios.community_chain import record_community_day
-from gridledger.scenarios.v2v import train, train_config
-from gridledger.scenarios.v2v_chain import FleetSettleConfig, settle_fleet
+from gridledger.scenarios.community.chain import record_community_day
+from gridledger.scenarios.community.run import CommunityConfig, synthetic_input
+from gridledger.scenarios.fleet.chain import FleetSettleConfig, settle_fleet
+from gridledger.scenarios.fleet.run import train, train_config
 
 pytestmark = pytest.mark.integration
 

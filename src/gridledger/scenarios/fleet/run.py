@@ -18,7 +18,8 @@ import numpy as np
 
 from gridledger.errors import ConfigError, InputFileError
 from gridledger.games.election import NoEligibleMinerError, weighted_random_selection
-from gridledger.learn.federated import (
+from gridledger.learn.fleet.env import V2VConfig
+from gridledger.learn.fleet.federated import (
     FederationConfig,
     FleetModel,
     RoundRecord,
@@ -28,9 +29,8 @@ from gridledger.learn.federated import (
     random_policy,
     train_fleet_ppo,
 )
+from gridledger.learn.fleet.sb3 import SB3_ALGOS, SB3Fleet, train_fleet_sb3
 from gridledger.learn.ppo import PPOConfig
-from gridledger.learn.sb3_fleet import SB3_ALGOS, SB3Fleet, train_fleet_sb3
-from gridledger.learn.v2v_env import V2VConfig
 from gridledger.params import check_choice, check_int, from_mapping, to_mapping
 
 
@@ -110,7 +110,7 @@ def save_fleet(fleet: Fleet, cfg: V2VTrainConfig, directory: Path) -> None:
 def load_fleet(directory: Path) -> tuple[Fleet, V2VTrainConfig]:
     import torch
 
-    from gridledger.learn.federated import obs_scale
+    from gridledger.learn.fleet.federated import obs_scale
     from gridledger.learn.ppo import AgentStack
 
     meta_path = Path(directory) / "model.json"
@@ -130,7 +130,7 @@ def load_fleet(directory: Path) -> tuple[Fleet, V2VTrainConfig]:
                            obs_scale(cfg.env), 0)
         stack.load_state_dict(torch.load(Path(directory) / "agents.pt", weights_only=True))
         return FleetModel(stack, cfg.env, cfg.ppo, cfg.federation), cfg
-    from gridledger.learn.sb3_fleet import _algo
+    from gridledger.learn.fleet.sb3 import _algo
 
     models = [_algo(cfg.algo).load(Path(directory) / f"sb3_{k}.zip", device="cpu") for k in range(meta["agents"])]
     return SB3Fleet(cfg.algo, models, cfg.env, cfg.federation), cfg

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from gridledger.games.election import weighted_random_selection
+from gridledger.learn.fleet.env import PRICE_SCALES, Days, V2VBatchEnv, V2VConfig, sample_days
 from gridledger.learn.ppo import AgentStack, PPOConfig, Rollout, fedavg, gaussian_log_prob, model_hash, ppo_update
-from gridledger.learn.v2v_env import PRICE_SCALES, Days, V2VBatchEnv, V2VConfig, sample_days
 from gridledger.params import check_int, check_number
 
 

@@ -12,8 +12,8 @@ import numpy as np
 from gridledger.data.ausgrid import load_ausgrid
 from gridledger.progress import SILENT, Reporter
 from gridledger.reporting import OutputDir, provenance
-from gridledger.scenarios import community_figures as figs
-from gridledger.scenarios.community import (
+from gridledger.scenarios.community import figures as figs
+from gridledger.scenarios.community.run import (
     CommunityConfig,
     CommunityDay,
     CommunityInput,
@@ -234,7 +234,7 @@ def reproduce_fig311(config: CommunityConfig, seed: int, smoke: bool, out: Outpu
 
 
 def ledger_lines(ledger: dict[str, Any]) -> list[str]:
-    """report.md section for a day recorded on chain (:mod:`gridledger.scenarios.community_chain`)."""
+    """report.md section for a day recorded on chain (:mod:`gridledger.scenarios.community.chain`)."""
     ch = ledger["chain"]
     lines = ["## On chain (PoEG staking, thesis section 3.4.5)", "",
              f"Round {ledger['round']} of ProofStaking `{ch['contracts']['ProofStaking']}` on the {ch['backend']} "

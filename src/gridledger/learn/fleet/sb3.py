@@ -6,7 +6,7 @@
 - Central (``federated=False``): one SB3 model trained on all EVs' days (the thesis's
   baseline1, a single centrally trained agent; with DDPG it is the CDDPG reference).
 
-Observations are scaled like :func:`gridledger.learn.federated.obs_scale`.
+Observations are scaled like :func:`gridledger.learn.fleet.federated.obs_scale`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from gridledger.games.election import weighted_random_selection
-from gridledger.learn.federated import FederationConfig, RoundRecord, obs_scale
-from gridledger.learn.v2v_env import V2VConfig, V2VEnv
+from gridledger.learn.fleet.env import V2VConfig, V2VEnv
+from gridledger.learn.fleet.federated import FederationConfig, RoundRecord, obs_scale
 
 SB3_ALGOS = ("ppo", "sac", "a2c", "ddpg")
 

@@ -11,7 +11,7 @@ the paper's reference [11]) that sees only its own observation and reward:
   in the server's public grid) and chooses a demand from a grid; its reward is eq. (3).
 
 The server never sees theta or w_i and the prosumers never see k or e_c: rewards come from
-:class:`gridledger.learn.elecoin_env.ElecoinGame`, which alone holds the market parameters.
+:class:`gridledger.learn.elecoin.env.ElecoinGame`, which alone holds the market parameters.
 
 Unified pricing: one server learner. Discriminated pricing: eq. (2) is a sum of per-prosumer
 terms plus constants, so the server runs one price learner per prosumer, each rewarded with
@@ -40,8 +40,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gridledger.games.stackelberg import ElecoinMarket, MarketOutcome, outcome, prosumer_utility, server_utility
-from gridledger.learn.elecoin_env import ElecoinGame
-from gridledger.learn.kernels import play_stage
+from gridledger.learn.elecoin.env import ElecoinGame
+from gridledger.learn.elecoin.kernels import play_stage
 from gridledger.learn.wolf import WoLFConfig, WoLFPHC
 from gridledger.params import check_int, check_number
 

@@ -19,7 +19,7 @@ import numpy as np
 from gridledger.errors import ConfigError
 from gridledger.games.elecoin_baselines import GAConfig, RandomConfig, solve_ga, solve_random
 from gridledger.games.stackelberg import PRICINGS, ElecoinMarket, MarketOutcome, solve
-from gridledger.learn.dma_ubrl import DMAUBRL, DMAUBRLConfig, LearningTrace, relative_errors
+from gridledger.learn.elecoin.dma_ubrl import DMAUBRL, DMAUBRLConfig, LearningTrace, relative_errors
 from gridledger.params import check_choice, from_mapping, to_mapping
 
 METHODS: tuple[str, ...] = ("analytic", "dma-ubrl", "ga-prosumers", "ga-server", "random")

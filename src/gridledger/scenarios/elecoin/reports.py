@@ -11,8 +11,8 @@ from gridledger.games.mining import success_probability
 from gridledger.games.stackelberg import PRICINGS
 from gridledger.progress import SILENT, Reporter
 from gridledger.reporting import OutputDir, provenance
-from gridledger.scenarios import elecoin_figures as figs
-from gridledger.scenarios.elecoin import METHODS, ElecoinConfig, market_with, solve_elecoin
+from gridledger.scenarios.elecoin import figures as figs
+from gridledger.scenarios.elecoin.run import METHODS, ElecoinConfig, market_with, solve_elecoin
 
 COMPARED = ("dma-ubrl", "ga-prosumers", "ga-server", "random")
 

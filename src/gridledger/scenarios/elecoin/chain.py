@@ -1,6 +1,6 @@
 """Settle the elecoin market on chain (paper section III.B, Algorithm 2).
 
-The market is solved off chain (any method of :mod:`gridledger.scenarios.elecoin`); then the
+The market is solved off chain (any method of :mod:`gridledger.scenarios.elecoin.run`); then the
 ETSC is deployed (or found), the administrator empowers the prosumers and retailers and
 registers the retailers' smart meters, the meters report generation, the edge server declares
 its equilibrium price(s), every prosumer buys its equilibrium demand of elecoins and spends
@@ -27,7 +27,7 @@ from gridledger.ledger.units import (
 )
 from gridledger.params import check_int, check_number
 from gridledger.progress import SILENT, Reporter
-from gridledger.scenarios.elecoin import ElecoinConfig, solve_elecoin
+from gridledger.scenarios.elecoin.run import ElecoinConfig, solve_elecoin
 
 ETHER = 10**18
 

@@ -1,6 +1,6 @@
 """Record a community day on chain (thesis section 3.4.5; DESIGN "Data flow of one community day").
 
-The day is computed off chain (:func:`~gridledger.scenarios.community.run_community_day`) with
+The day is computed off chain (:func:`~gridledger.scenarios.community.run.run_community_day`) with
 the election drawn from a 32-byte seed, exactly as the contract draws it. Then, in one round of
 the community's PoEG :class:`ProofStaking`:
 
@@ -16,7 +16,7 @@ the community's PoEG :class:`ProofStaking`:
 7. the members take their EPOS back.
 
 The miner elected on chain must be the one the off-chain day elected; a mismatch raises
-:class:`~gridledger.scenarios.community.InvariantError`.
+:class:`~gridledger.scenarios.community.run.InvariantError`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from gridledger.ledger.clients import Phase, StakingClient, TxResult, seed_commi
 from gridledger.ledger.deploy import StakingDeployment, deploy_community_ledger
 from gridledger.ledger.units import kwh_to_token_units, kwh_to_wh, token_units_to_kwh
 from gridledger.progress import SILENT, Reporter
-from gridledger.scenarios.community import (
+from gridledger.scenarios.community.run import (
     CommunityConfig,
     CommunityDay,
     CommunityInput,

@@ -12,10 +12,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gridledger.learn.federated import FederationConfig
+from gridledger.learn.fleet.federated import FederationConfig
 from gridledger.progress import SILENT, Reporter
 from gridledger.reporting import OutputDir, provenance
-from gridledger.scenarios.v2v import (
+from gridledger.scenarios.fleet.run import (
     V2VTrainConfig,
     convergence_point,
     evaluate_fleet,

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from gridledger.games.election import seeded_selection
-from gridledger.learn.federated import evaluate, held_out_days
-from gridledger.learn.v2v_env import V2VConfig
+from gridledger.learn.fleet.env import V2VConfig
+from gridledger.learn.fleet.federated import evaluate, held_out_days
 from gridledger.ledger.chain import Chain, derived_signer, signer_for
 from gridledger.ledger.clients import Phase, StakingClient, TxResult, V2VSettlementClient, seed_commitment
 from gridledger.ledger.deploy import StakingDeployment, deploy_fleet_ledger
@@ -34,7 +34,7 @@ from gridledger.ledger.errors import ContractRevert
 from gridledger.ledger.units import DEFAULT_WEI_PER_MONEY, kwh_to_token_units, price_to_wei
 from gridledger.params import check_int
 from gridledger.progress import SILENT, Reporter
-from gridledger.scenarios.community import InvariantError
+from gridledger.scenarios.community.run import InvariantError
 
 ETHER = 10**18
 

@@ -267,12 +267,3 @@ class V2VEnv(gym.Env):
         out["departing"] = bool(info["departing"][0])
         out["hour"] = int(info["hour"][0])
         return obs[0], float(reward[0]), self._done, False, out
-
-
-def register() -> None:
-    """Register ``gridledger/V2V-v0`` with Gymnasium (idempotent)."""
-    if "gridledger/V2V-v0" not in gym.registry:
-        gym.register(id="gridledger/V2V-v0", entry_point="gridledger.learn.v2v_env:V2VEnv")
-
-
-register()

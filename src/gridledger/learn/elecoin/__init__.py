@@ -1,0 +1,1 @@
+"""Learning for the elecoin market: DMA-UBRL (WoLF-PHC agents), its compiled kernels, the PettingZoo env."""

@@ -1,0 +1,1 @@
+"""Learning for the EV fleet: the V2V environments, federated PPO, stable-baselines3 fleets."""

@@ -1,0 +1,1 @@
+"""The elecoin market of the paper, end to end: solve, settle on chain, reports and figures."""

@@ -1,0 +1,1 @@
+"""The EV fleet of the thesis (chapter 4), end to end: training, evaluation, settlement on chain, reports."""
