@@ -1,0 +1,96 @@
+"""What every contract client shares: sending transactions, mined results, decoded events."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import to_checksum_address
+from web3.types import TxReceipt
+
+from gridledger.ledger.chain import Chain, Signer
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    address: str
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TxResult:
+    """A mined transaction: its hash, block, gas used and decoded events."""
+
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    events: tuple[Event, ...]
+
+    def event(self, name: str) -> Event:
+        for e in self.events:
+            if e.name == name:
+                return e
+        raise KeyError(f"no {name} event in transaction {self.tx_hash}")
+
+
+ZERO_ADDRESS = "0x" + "0" * 40
+
+
+class ContractClient:
+    """A deployed contract of ours at ``address`` on ``chain``; subclasses name the contract."""
+
+    contract_name = ""
+
+    def __init__(self, chain: Chain, address: str) -> None:
+        self.chain = chain
+        self.address = to_checksum_address(address)
+        self.contract = chain.contract(self.contract_name, self.address)
+
+    def _send(self, signer: Signer, fn: str, *args: Any, value: int = 0, gas: int | str | None = None) -> TxResult:
+        """Send ``fn(*args)``; ``gas``: a limit, None for the default, "estimate" to ask the node."""
+        data = self.contract.encode_abi(fn, args=list(args))
+        kwargs: dict[str, Any] = {"value": value}
+        if gas == "estimate":
+            kwargs["gas"] = self.chain.estimate_gas(signer, self.address, data, value)
+        elif gas is not None:
+            kwargs["gas"] = gas
+        receipt = self.chain.transact(signer, self.address, data, **kwargs)
+        return self._result(receipt)
+
+    def _result(self, receipt: TxReceipt) -> TxResult:
+        return TxResult(tx_hash=receipt["transactionHash"].to_0x_hex(), block_number=int(receipt["blockNumber"]),
+                        gas_used=int(receipt["gasUsed"]), events=tuple(decode_events(self.chain, receipt)))
+
+
+@functools.cache
+def _event_topics() -> dict[bytes, tuple[str, str]]:
+    """topic0 -> (contract name, event name) for every event of our contracts."""
+    from eth_utils import event_abi_to_log_topic
+
+    from gridledger.ledger.artifacts import CONTRACT_NAMES, abi
+
+    table: dict[bytes, tuple[str, str]] = {}
+    for contract in CONTRACT_NAMES:
+        for item in abi(contract):
+            if item.get("type") == "event":
+                table[event_abi_to_log_topic(item)] = (contract, item["name"])
+    return table
+
+
+def decode_events(chain: Chain, receipt: TxReceipt) -> list[Event]:
+    """Events of our contracts found in a receipt, in log order (other logs are skipped)."""
+    from gridledger.ledger.artifacts import abi
+
+    out: list[Event] = []
+    for log in sorted(receipt["logs"], key=lambda lg: int(lg["logIndex"])):
+        if not log["topics"]:
+            continue
+        found = _event_topics().get(bytes(log["topics"][0]))
+        if found is None:
+            continue
+        contract, name = found
+        decoded = chain.w3.eth.contract(abi=abi(contract)).events[name]().process_log(log)
+        out.append(Event(name, to_checksum_address(log["address"]), dict(decoded["args"])))
+    return out
