@@ -13,7 +13,7 @@ UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --generate-hashes --python-ver
 	--python-platform x86_64-manylinux_2_28 --find-links /opt/wheels --no-header --annotation-style line \
 	-c requirements/constraints.txt
 
-.PHONY: demo test test-other-kernels check-lock lint bench clean venv contracts lock lock-upgrade
+.PHONY: demo test test-other-kernels check-lock check-install lint bench clean venv contracts lock lock-upgrade
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 
@@ -61,6 +61,18 @@ check-lock: $(VENV)/.test
 	$(BIN)/pip freeze --all --exclude-editable
 	$(BIN)/gridledger doctor --check-lock $(TEST_LOCK)
 
+# A fresh venv with only the runtime lock and `pip install .` (a wheel, not the checkout):
+# the package data is complete and `import gridledger` registers its Gymnasium envs.
+INSTALL_CHECK := $(CURDIR)/.install-check
+check-install:
+	rm -rf $(INSTALL_CHECK) && $(PYTHON) -m venv $(INSTALL_CHECK)
+	$(INSTALL_CHECK)/bin/pip install --quiet --require-hashes --no-deps -r $(RUNTIME_LOCK)
+	$(INSTALL_CHECK)/bin/pip install --quiet --no-deps .
+	cd /tmp && $(INSTALL_CHECK)/bin/python -c "import gridledger, gymnasium as gym; \
+		env = gym.make('gridledger/V2V-v0'); env.reset(seed=0); print('gym.make(gridledger/V2V-v0): ok')"
+	cd /tmp && $(INSTALL_CHECK)/bin/gridledger elecoin solve --json > /dev/null && echo "installed CLI: ok"
+	rm -rf $(INSTALL_CHECK)
+
 lint: $(VENV)/.test
 	$(BIN)/ruff check src tests benchmarks
 
@@ -88,4 +100,4 @@ lock-upgrade: $(BIN)/python
 	$(UV_COMPILE) -c $(TEST_LOCK) -o $(RUNTIME_LOCK)
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .numba-generic
+	rm -rf $(VENV) out .pytest_cache .numba-generic .install-check
