@@ -474,8 +474,9 @@ contract ETSC is AccessControlDefaultAdminRules, Pausable, ReentrancyGuard {
         redemptionBacking += backing;
         proceeds[server] += cost - backing;
         totalProceeds += cost - backing;
-        emit ElecoinsBought(msg.sender, server, amount, cost);
+        // Elecoin is this contract's own token (no callback): the transfer cannot re-enter.
         elecoin.marketTransfer(address(this), msg.sender, amount);
+        emit ElecoinsBought(msg.sender, server, amount, cost);
     }
 
     /**
@@ -521,8 +522,8 @@ contract ETSC is AccessControlDefaultAdminRules, Pausable, ReentrancyGuard {
         if (balance < cost) revert ETSCInsufficientElecoins(msg.sender, balance, cost);
         seller.availPower -= energyWh;
         buyer.availPower += energyWh;
-        emit Traded(msg.sender, retailer, energyWh, cost);
         elecoin.marketTransfer(msg.sender, retailer, cost);
+        emit Traded(msg.sender, retailer, energyWh, cost);
     }
 
     /**
@@ -541,8 +542,8 @@ contract ETSC is AccessControlDefaultAdminRules, Pausable, ReentrancyGuard {
         uint256 pay = Math.mulDiv(amount, redemptionPrice, ELECOIN);
         redemptionBacking -= pay;
         totalRedeemed += amount;
-        emit Redeemed(msg.sender, amount, pay);
         elecoin.marketTransfer(msg.sender, address(this), amount);
+        emit Redeemed(msg.sender, amount, pay);
         if (pay > 0) {
             (bool ok,) = msg.sender.call{value: pay}("");
             if (!ok) revert ETSCWithdrawFailed(msg.sender, pay);

@@ -15,7 +15,7 @@ keys are per chain id, so an account never exists on two chains.
 Where the password comes from (:func:`vault_password`):
 
 1. ``$GRIDLEDGER_PASSWORD`` when set (unattended use: a service manager's secret, a CI secret);
-2. otherwise ``<home>/keystore/.password``, a random password created with the vault
+2. otherwise ``<home>/vault/.password``, a random password created with the vault
    (mode 0600 in a 0700 directory). It protects the keys only as much as the operating system
    protects that file (like an SSH key without a passphrase): fine on a laptop or a demo,
    not for a server that holds real value, which must set ``$GRIDLEDGER_PASSWORD``
@@ -41,8 +41,10 @@ MIN_PASSWORD = 8
 _VAULTS: dict[tuple[Path, str], KeyVault] = {}
 
 
-def keystore_dir(home: str | Path) -> Path:
-    return Path(home) / "keystore"
+def vault_dir(home: str | Path) -> Path:
+    """``<home>/vault``: the key vault and, unless $GRIDLEDGER_PASSWORD is set, its password file
+    (apart from ``<home>/keystore``, which holds the web users' own keystore files)."""
+    return Path(home) / "vault"
 
 
 def password_source(home: str | Path) -> Literal["env", "file", "none"]:
@@ -50,7 +52,7 @@ def password_source(home: str | Path) -> Literal["env", "file", "none"]:
     nowhere yet (the file is created on first use)."""
     if os.environ.get(PASSWORD_ENV):
         return "env"
-    return "file" if (keystore_dir(home) / PASSWORD_FILE).exists() else "none"
+    return "file" if (vault_dir(home) / PASSWORD_FILE).exists() else "none"
 
 
 def vault_password(home: str | Path) -> str:
@@ -60,7 +62,7 @@ def vault_password(home: str | Path) -> str:
         if len(env) < MIN_PASSWORD:
             raise ConfigError(PASSWORD_ENV, f"must have at least {MIN_PASSWORD} characters")
         return env
-    path = keystore_dir(home) / PASSWORD_FILE
+    path = vault_dir(home) / PASSWORD_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
@@ -77,7 +79,7 @@ def open_vault(home: str | Path, password: str | None = None) -> KeyVault:
     """The key vault of data directory ``home`` (one object per file and password per process,
     so the scrypt derivation runs once)."""
     pw = password if password is not None else vault_password(home)
-    path = (keystore_dir(home) / VAULT_FILE).resolve()
+    path = (vault_dir(home) / VAULT_FILE).resolve()
     key = (path, pw)
     if key not in _VAULTS:
         _VAULTS[key] = KeyVault(path, pw)
@@ -113,7 +115,7 @@ def accounts_for(home: str | Path, chain: Chain, role: str, n: int, *, fund_wei:
     Parameters
     ----------
     home
-        The data directory (``--data-dir``); the vault is ``home/keystore/accounts.json``.
+        The data directory (``--data-dir``); the vault is ``home/vault/accounts.json``.
     chain
         Keys are per chain id: the same role and index on another chain is another account.
     role
@@ -135,6 +137,6 @@ def signer_in_vault(home: str | Path, chain: Chain, address: str, password: str 
     """The vault's signer for ``address`` on this chain (e.g. a deployment's administrator)."""
     found = open_vault(home, password).find(address, chain.chain_id)
     if found is None:
-        raise ChainError(f"no key for {address} in {keystore_dir(home) / VAULT_FILE} for chain {chain.chain_id} "
+        raise ChainError(f"no key for {address} in {vault_dir(home) / VAULT_FILE} for chain {chain.chain_id} "
                          "(was the deployment made from another data directory or a keystore account?)")
     return found

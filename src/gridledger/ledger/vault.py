@@ -1,6 +1,6 @@
 """An encrypted file of random keys for a chain's funded, privileged and scenario accounts.
 
-One file per data directory (``<data dir>/keystore/accounts.json``) holds every key that
+One file per data directory (``<data dir>/vault/accounts.json``) holds every key that
 gridledger creates for itself: the embedded chain's funded genesis accounts (role ``funder``),
 the market's administrator, guardian and edge servers, and the accounts of scenario members
 (prosumers, retailers, meters, EVs...). Each key comes from the OS's CSPRNG
