@@ -119,7 +119,7 @@ def make_market(chain: Chain, funded: bool = True, **config) -> Market:
     fund_all(chain, [admin, server, guardian, *roles])
     prosumer, retailer, meter, stranger = roles
     etsc = ETSCClient.deploy(chain, admin, market_config(admin, guardian, **config))
-    etsc.add_edge_server(admin, server.address, SUPPLY)
+    etsc.add_edge_server(admin, server.address, config.get("total_elecoins", SUPPLY))
     etsc.empower(admin, "prosumer", prosumer.address, False, True)
     etsc.empower(admin, "retailer", retailer.address, True, False)
     etsc.register_meter(admin, meter.address, retailer.address, RATED_W)
