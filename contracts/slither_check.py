@@ -25,7 +25,8 @@ ENFORCED = ("High", "Medium")
 
 
 def standard_json_input() -> dict:
-    sources = {f"src/{p.name}": {"content": p.read_text(encoding="utf-8")} for p in sorted((HERE / "src").glob("*.sol"))}
+    files = sorted((HERE / "src").glob("*.sol"))
+    sources = {f"src/{p.name}": {"content": p.read_text(encoding="utf-8")} for p in files}
     return {"language": "Solidity", "sources": sources,
             "settings": {"evmVersion": "cancun", "optimizer": {"enabled": True, "runs": 200}}}
 
@@ -55,7 +56,8 @@ def explained(finding: dict, triage: list[dict]) -> dict | None:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--slither", default=os.environ.get("SLITHER", str(HERE.parent / ".venv-slither" / "bin" / "slither")))
+    default = os.environ.get("SLITHER", str(HERE.parent / ".venv-slither" / "bin" / "slither"))
+    ap.add_argument("--slither", default=default)
     ap.add_argument("--json", type=Path, default=None, help="also write slither's findings here")
     args = ap.parse_args()
     triage = json.loads((HERE / "slither-triage.json").read_text(encoding="utf-8"))["findings"]
@@ -86,7 +88,7 @@ def main() -> int:
         if f["impact"] in ENFORCED and t is None:
             unexplained.append(f)
     counts: dict[tuple[str, str], int] = {}
-    for impact, check, _, status in rows:
+    for impact, check, _, _status in rows:
         counts[(impact, check)] = counts.get((impact, check), 0) + 1
     print(f"{'impact':<14} {'check':<28} findings")
     for (impact, check), n in sorted(counts.items()):
