@@ -240,7 +240,6 @@ GENESIS_WEI = 10**24
 MIN_CHAIN_ID = 2**32
 MAX_CHAIN_ID = 4_503_599_627_370_476
 """Largest chain id wallets accept (MetaMask's bound, below JavaScript's 2**53)."""
-LEGACY_TESTER_CHAIN_ID = 131277322940537
 
 
 def random_chain_id() -> int:
