@@ -167,3 +167,13 @@ def test_no_value_is_stuck(chain):
     # Native coin cannot be sent in by mistake (no receive function).
     with pytest.raises(Exception):  # noqa: B017 - the node's refusal type differs per backend
         chain.send_value(m.prosumer, e.address, 1)
+
+
+def test_edge_server_list_is_bounded(chain):
+    """SWC-128 (DoS with block gas limit): the only list a call returns whole is bounded."""
+    m = make_market(chain, funded=False)
+    e = m.etsc
+    for i in range(63):
+        e.add_edge_server(m.admin, "0x" + f"{i + 1:040x}", 0)
+    assert len(e.edge_servers()) == 64
+    refused("ETSCTooManyEdgeServers", e.add_edge_server, m.admin, "0x" + "ff" * 20, 0)

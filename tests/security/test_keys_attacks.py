@@ -162,3 +162,41 @@ def test_label_keys_are_refused_on_a_live_chain(chain):
     live.__dict__.update(chain.__dict__)
     with pytest.raises(ChainError, match="label-derived test key"):
         live.send_value(signer, random_signer().address, 1)
+
+
+def _well_known_signers():
+    from gridledger.ledger.chain import LocalSigner
+    from gridledger.ledger.keys import DEV_MNEMONIC
+
+    Account.enable_unaudited_hdwallet_features()
+    keys = [Account.from_key(i.to_bytes(32, "big")) for i in range(1, 11)]
+    keys += [Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(3)]
+    return [LocalSigner(k) for k in keys]
+
+
+def test_issue_12_attack_with_public_keys_does_nothing(chain, tmp_path):
+    """Finding 1 replayed: with eth-tester's and anvil's public keys (funded by the attacker), a
+    stranger tries what the administrator and the edge server could do; every call is refused."""
+    from gridledger.ledger.errors import ContractRevert
+
+    dep, _ = deploy_market(chain, tmp_path)
+    etsc = ETSCClient(chain, dep.contracts["ETSC"])
+    server = dep.edge_servers[0]
+    victim = random_signer().address
+    for s in _well_known_signers():
+        if chain.balance(s.address) < 10**18:
+            chain.send_value(chain.dev_signers()[0], s.address, 10**18)
+        attempts = [
+            ("ETSCNotAdministrator", etsc.empower, s, "me", s.address, True, True),
+            ("ETSCNotAdministrator", etsc.register_meter, s, s.address, victim, 10**9),
+            ("ETSCNotAdministrator", etsc.add_edge_server, s, s.address, 0),
+            ("ETSCNotEdgeServer", etsc.declare_price, s, 1),
+            ("ETSCNothingToWithdraw", etsc.withdraw_proceeds, s),
+            ("ETSCNotGuardian", etsc.pause, s),
+            ("AccessControlUnauthorizedAccount", etsc.begin_admin_transfer, s, s.address),
+        ]
+        for name, fn, *args in attempts:
+            with pytest.raises(ContractRevert) as info:
+                fn(*args)
+            assert info.value.name == name, (s.address, name, info.value)
+    assert etsc.totals().users == 0 and etsc.edge_servers() == [server]
