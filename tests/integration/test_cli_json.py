@@ -32,6 +32,7 @@ INVOCATIONS: list[tuple[str, list[str]]] = [
     ("chain account list", ["--data-dir", "{tmp}/home"]),
     ("chain deploy", ["--data-dir", "{tmp}/home"]),
     ("chain status", ["--data-dir", "{tmp}/home"]),
+    ("chain roles", ["--data-dir", "{tmp}/home"]),
     ("elecoin settle", ["--data-dir", "{tmp}/home", "--set", "n_prosumers=2"]),
     ("community run", ["--prosumers", "6"]),
     ("community run", ["--prosumers", "6", "--loss-model", "powerflow"]),

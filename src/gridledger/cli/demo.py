@@ -49,7 +49,7 @@ def demo(
             reproduce_fig46_49(train_config({}), seed, False, od)
     console.print(f"EV fleet (federated PPO, 10 EVs): report written to [bold]{out / 'v2v' / 'report.md'}[/bold]")
 
-    from gridledger.ledger.chain import EmbeddedChain
+    from gridledger.ledger.chain import open_chain
     from gridledger.scenarios.community.chain import record_community_day
     from gridledger.scenarios.community.reports import THESIS_TABLE_32, ausgrid_input, day_report, ledger_lines
     from gridledger.scenarios.community.run import CommunityConfig
@@ -59,7 +59,7 @@ def demo(
 
     ccfg = CommunityConfig()
 
-    chain = EmbeddedChain(out / "chain" / "chain")
+    chain = open_chain(None, out / "chain")  # its keys in out/chain/vault
     try:
         result = settle_elecoin(chain, out / "chain", cfg, "analytic", "unified", np.random.default_rng(seed))
         crng = np.random.default_rng(seed)
@@ -84,5 +84,5 @@ def demo(
     console.print(fleet_table(fleet_result))
     serve_cmd = f".venv/bin/gridledger serve --data-dir {out / 'chain'}"
     console.print(f"portal, explorer and dashboards on this chain: run [bold]{serve_cmd}[/bold] (admin password: "
-                  "dev-admin-password), then open:")
+                  "$GRIDLEDGER_ADMIN_PASSWORD, in dev: dev-admin-password), then open:")
     typer.echo("http://127.0.0.1:8000/")

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from gridledger.grid.dispatch import EDC
-from gridledger.ledger.chain import Chain, derived_signer, signer_for
+from gridledger.ledger.accounts import accounts_for
+from gridledger.ledger.chain import Chain, signer_for
 from gridledger.ledger.clients import Phase, StakingClient, TxResult, seed_commitment
 from gridledger.ledger.deploy import StakingDeployment, deploy_community_ledger
 from gridledger.ledger.units import kwh_to_token_units, kwh_to_wh, token_units_to_kwh
@@ -64,7 +65,7 @@ def record_community_day(chain: Chain, data_dir: str | Path, config: CommunityCo
     day = run_community_day(config, inputs, rng, election_seed=(seed, round_))
 
     n = config.prosumers
-    members = [derived_signer(f"community:{chain.chain_id}:prosumer", i) for i in range(n)]
+    members = accounts_for(data_dir, chain, "community-member", n)  # random keys in the data dir's vault
     addr = [m.address for m in members]
     units = stake_units(day.member_scores)
     part = day.formation.partition
