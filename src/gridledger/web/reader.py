@@ -137,6 +137,56 @@ class ChainReader:
         finally:
             self.release(slot)
 
+    # -- EVM executions on a replica (node-like: no gas fee, no balance needed for gas)
+    def call(self, slot: Any, call: dict[str, Any], block: str | int) -> bytes:
+        """``eth_call`` on the replica ``slot`` (embedded chain): the output, or the VM's error raised."""
+        chain, header, tx = self._prepare(slot, call, block)
+        return bytes(chain.get_transaction_result(tx, header))
+
+    def estimate(self, slot: Any, call: dict[str, Any], block: str | int, tolerance: int = 1000) -> int:
+        """``eth_estimateGas`` within ``call["gas"]`` (the cap): it must succeed there first (bounded work),
+        then a binary search below it, to ``tolerance`` gas."""
+        chain, header, tx = self._prepare(slot, call, block)
+        vm = chain.get_vm(header)
+
+        def error(gas: int) -> BaseException | None:
+            with vm.in_costless_state() as state:
+                computation = state.costless_execute_transaction(tx.copy(gas=gas))
+            return computation.error if computation.is_error else None
+
+        top = int(call["gas"])
+        failure = error(top)
+        if failure is not None:
+            raise failure
+        low, high = 21_000 - 1, top
+        while high - low > tolerance:
+            mid = (low + high) // 2
+            if error(mid) is None:
+                high = mid
+            else:
+                low = mid
+        return high
+
+    @staticmethod
+    def _prepare(slot: Any, call: dict[str, Any], block: str | int) -> tuple[Any, Any, Any]:
+        from eth.vm.spoof import SpoofTransaction
+        from eth_utils import to_bytes
+
+        chain = slot.backend.chain
+        if block == "earliest":
+            header = chain.get_canonical_block_header_by_number(0)
+        elif isinstance(block, int):
+            header = chain.get_canonical_block_header_by_number(block)
+        else:
+            header = chain.get_canonical_head()
+        sender = to_bytes(hexstr=call["from"])
+        vm = chain.get_vm(header)
+        unsigned = vm.create_unsigned_transaction(
+            nonce=vm.state.get_nonce(sender), gas_price=0, gas=int(call["gas"]),
+            to=to_bytes(hexstr=call["to"]) if call.get("to") else b"", value=int(call.get("value", 0)),
+            data=to_bytes(hexstr=call.get("data", "0x")))
+        return chain, header, SpoofTransaction(unsigned, from_=sender)
+
     def block_number(self) -> int:
         with self.light() as w3:
             return int(w3.eth.block_number)

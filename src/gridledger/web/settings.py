@@ -55,7 +55,7 @@ class Settings(BaseModel):
     """Deepest nesting of arrays and objects in a JSON body (checked on the raw bytes, before parsing)."""
 
     # -- the /rpc relay
-    rpc_gas_cap: int = Field(default=2_000_000, ge=21_000, le=100_000_000)
+    rpc_gas_cap: int = Field(default=1_000_000, ge=21_000, le=100_000_000)
     """Gas given at most to eth_call and eth_estimateGas, and accepted in eth_sendRawTransaction."""
     rpc_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     """A relayed call that has not answered by then gets a JSON-RPC error (-32002)."""

@@ -32,7 +32,8 @@ def _too_many(message: str, retry_after: int) -> HTTPException:
     return HTTPException(429, message, headers={"Retry-After": str(retry_after)})
 
 
-@router.api_route("/api/health", methods=["GET", "HEAD"], tags=["meta"])
+@router.head("/api/health", include_in_schema=False)
+@router.get("/api/health", tags=["meta"])
 def health(state: State) -> dict[str, Any]:
     """Liveness and the chain's head, read without the write lock (answers while writes run)."""
     return {"status": "ok", "backend": state.chain.backend, "chain_id": state.chain.chain_id,

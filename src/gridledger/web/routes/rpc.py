@@ -67,10 +67,22 @@ class InvalidParams(ValueError):
     """The params do not fit the method (-32602)."""
 
 
-def _error(rid: Any, code: int, message: str, status: int = 200, retry_after: int | None = None) -> JSONResponse:
+def _error(rid: Any, code: int, message: str, status: int = 200, retry_after: int | None = None,
+           data: str | None = None) -> JSONResponse:
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    return JSONResponse({"jsonrpc": "2.0", "id": rid, "error": {"code": code, "message": message}},
-                        status_code=status, headers=headers)
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    return JSONResponse({"jsonrpc": "2.0", "id": rid, "error": error}, status_code=status, headers=headers)
+
+
+def _revert_data(exc: BaseException) -> str | None:
+    """The revert data of a reverted execution (as nodes return it: error code 3, data 0x...)."""
+    from eth.exceptions import Revert
+
+    if isinstance(exc, Revert) and exc.args and isinstance(exc.args[0], (bytes, bytearray)):
+        return "0x" + bytes(exc.args[0]).hex()
+    return None
 
 
 @router.post("/rpc")
@@ -113,11 +125,17 @@ async def rpc(request: Request) -> JSONResponse:
     except TimeoutError:
         return _error(rid, -32002, f"execution timed out after {gl.settings.rpc_timeout_seconds:g} s")
     except Exception as exc:  # the chain's refusal (revert, out of gas, bad nonce...), never a server error
-        return _error(rid, -32000, _message(exc))
+        return _error(rid, 3 if _revert_data(exc) is not None else -32000, _message(exc), data=_revert_data(exc))
     return JSONResponse({"jsonrpc": "2.0", "id": rid, "result": _hexify(result)})
 
 
 def _message(exc: BaseException) -> str:
+    from eth.exceptions import OutOfGas, Revert
+
+    if isinstance(exc, Revert):
+        return "execution reverted"
+    if isinstance(exc, OutOfGas):
+        return f"out of gas ({' '.join(str(exc).split())[:200]})"
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:300]
 
@@ -261,32 +279,23 @@ async def _execute(gl: AppState, method: str, p: list[Any]) -> Any:
     def run() -> Any:
         try:
             w3 = gl.reader.open(slot)
+            if gl.chain.backend == "embedded" and method == "eth_call":
+                return gl.reader.call(slot, call, block)
+            if gl.chain.backend == "embedded" and method == "eth_estimateGas":
+                return gl.reader.estimate(slot, call, block)
             if gl.chain.backend == "rpc":
                 if method in ("eth_call", "eth_estimateGas"):
                     params = [_hex_call(call), block if isinstance(block, str) else hex(block)]
                     return _forward(w3, method, params if method == "eth_call" else params[:1])
                 return _forward(w3, method, [h])
-            match method:
-                case "eth_call":
-                    return bytes(w3.eth.call(call, block))  # type: ignore[arg-type]
-                case "eth_estimateGas":
-                    return _estimate(w3, call, block)
-                case "eth_getTransactionReceipt":
-                    return _plain(w3.eth.get_transaction_receipt(h))  # type: ignore[arg-type]
-                case _:
-                    return _plain(w3.eth.get_transaction(h))  # type: ignore[arg-type]
+            if method == "eth_getTransactionReceipt":
+                return _plain(w3.eth.get_transaction_receipt(h))  # type: ignore[arg-type]
+            return _plain(w3.eth.get_transaction(h))  # type: ignore[arg-type]
         finally:
             gl.reader.release(slot)
 
     future = loop.run_in_executor(gl.rpc_pool, run)
     return await asyncio.wait_for(future, gl.settings.rpc_timeout_seconds)
-
-
-def _estimate(w3: Web3, call: dict[str, Any], block: str | int) -> int:
-    """Gas for ``call``: it must succeed within the cap first (bounded work), then the chain's search."""
-    number = int(w3.eth.block_number) if block in ("latest", "safe", "finalized", "pending") else block
-    w3.eth.call(call, number)  # type: ignore[arg-type]  # raises (out of gas, revert) beyond the cap
-    return int(w3.eth.estimate_gas({k: v for k, v in call.items() if k != "gas"}, number))  # type: ignore[arg-type]
 
 
 def _hex_call(call: dict[str, Any]) -> dict[str, Any]:
