@@ -8,6 +8,7 @@ answer 5xx (or crash the process: see test_web_process.py for the same over the 
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -47,7 +48,7 @@ def _paths(route) -> list[str]:
     names = re.findall(r"{(\w+)}", route.path)
     if not names:
         return [route.path]
-    return [re.sub(r"{\w+}", v.replace("/", "%2F"), route.path) for v in TEXT]
+    return [re.sub(r"{\w+}", quote(v, safe="").replace("\\", "\\\\"), route.path) for v in TEXT]
 
 
 def _query_names(route) -> list[str]:
@@ -122,7 +123,7 @@ def test_odd_methods_headers_and_static_paths(world):
         for method in ("OPTIONS", "PUT", "DELETE", "PATCH", "TRACE"):
             _check(c.request(method, path), (method, path))
     for auth in ("Bearer ", "Bearer " + "x" * 8000, "Bearer ÿÿÿ", "Basic YWRtaW46YWRtaW4=", "bearer\t" + "a" * 50):
-        _check(c.get("/api/me", headers={"Authorization": auth.encode("latin-1").decode("latin-1")}), auth[:20])
+        _check(c.get("/api/me", headers={"Authorization": auth.encode("latin-1")}), auth[:20])
     for cookie in ("gl_session=" + "x" * 4000, "gl_session=%ff%fe", "gl_device=" + "a." * 300, "gl_device=..."):
         _check(c.get("/api/me", headers={"Cookie": cookie}), cookie[:20])
         _check(c.post("/api/auth/login", json={"name": "admin", "password": "x"}, headers={"Cookie": cookie}),
@@ -130,7 +131,7 @@ def test_odd_methods_headers_and_static_paths(world):
     for ct in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
                "application/json; charset=latin-1", "application/json;;;", "ÿ/ÿ"):
         _check(c.post("/api/auth/login", content=b'{"name":"a","password":"b"}',
-                      headers={"content-type": ct.encode("latin-1").decode("latin-1")}), ct)
+                      headers={"content-type": ct.encode("latin-1")}), ct)
     for path in ("/static/../../etc/passwd", "/static/%2e%2e/%2e%2e/etc/passwd", "/static/vendor/../../app.py",
                  "/static/²", "/static/" + "a" * 3000, "/%00", "/api/%ff", "/explorer/tx/%ff%fe"):
         r = c.get(path)

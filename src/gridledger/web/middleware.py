@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -28,6 +29,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 class BadJSON(ValueError):
@@ -78,13 +82,32 @@ def strict_json(raw: bytes) -> Any:
     except UnicodeDecodeError:
         raise BadJSON("the body is not UTF-8") from None
     try:
-        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+        if _SURROGATE_ESCAPE.search(raw):  # escaped surrogates: a lone one cannot be encoded again
+            _no_lone_surrogates(value)
+        return value
     except BadJSON:
         raise
     except json.JSONDecodeError as exc:
         raise BadJSON(f"malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except (ValueError, RecursionError) as exc:  # e.g. integers beyond Python's 4,300-digit limit
         raise BadJSON(f"malformed JSON: {str(exc)[:120]}") from None
+
+
+def _no_lone_surrogates(value: Any) -> None:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BadJSON("a string holds a lone UTF-16 surrogate (\\ud800-\\udfff)") from None
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
 
 
 def _is_rpc(scope: Scope) -> bool:
