@@ -1,2 +1,4 @@
-// ReDoc for /redoc, from the vendored standalone bundle (no CDN, no web fonts).
-Redoc.init("/openapi.json", { disableSearch: false }, document.getElementById("redoc"));
+// ReDoc for /redoc, from the vendored standalone module (no CDN, no web fonts, telemetry off).
+import { init } from "/static/vendor/redoc/redoc.standalone.js";
+
+init("/openapi.json", { disableTelemetry: true }, document.getElementById("redoc"));
