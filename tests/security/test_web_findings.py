@@ -112,9 +112,9 @@ def test_4_endless_eth_call_and_estimate_are_capped(world):
     assert r["error"]["code"] == 3 and r["error"]["message"] == "execution reverted"
 
 
-def test_4_an_execution_holds_no_write_lock_times_out_and_leaves_no_free_executor(tmp_path):
-    # A cap high enough that the loop runs for seconds, one executor, a short timeout.
-    app = create_app(fast_settings(tmp_path, rpc_gas_cap=60_000_000, rpc_timeout_seconds=0.5, rpc_executors=1))
+def test_4_an_execution_holds_no_write_lock_is_busy_elsewhere_and_is_stopped_at_its_timeout(tmp_path):
+    # A cap high enough that the loop would run for many seconds, one executor, a timeout that stops it.
+    app = create_app(fast_settings(tmp_path, rpc_gas_cap=60_000_000, rpc_timeout_seconds=3, rpc_executors=1))
     c = TestClient(app)
     gl = app.state.gl
     answers: dict[str, object] = {}
@@ -124,17 +124,19 @@ def test_4_an_execution_holds_no_write_lock_times_out_and_leaves_no_free_executo
 
     t = threading.Thread(target=call)
     t.start()
-    took_lock_while_running = False
-    while t.is_alive() and not took_lock_while_running:
+    took_lock_while_running = busy_while_running = False
+    while t.is_alive() and not (took_lock_while_running and busy_while_running):
         if gl.lock.acquire(timeout=0.05):
-            took_lock_while_running = t.is_alive()
+            took_lock_while_running |= t.is_alive()
             gl.lock.release()
+        other = rpc(c, "eth_call", {"data": LOOP, "gas": hex(100_000)}, "latest")
+        busy_while_running |= other.status_code == 429 and other.json()["error"]["code"] == -32005 and t.is_alive()
     t.join()
-    assert took_lock_while_running
-    assert answers["first"]["error"]["code"] == -32002  # timed out; the cap ends the execution later
-    # The execution still runs: the only executor is taken, the next call is told to retry.
-    busy = rpc(c, "eth_call", {"data": LOOP, "gas": hex(100_000)}, "latest")
-    assert busy.status_code == 429 and busy.json()["error"]["code"] == -32005
+    assert took_lock_while_running and busy_while_running
+    assert answers["first"]["error"]["code"] == -32002  # stopped at the timeout, its worker killed
+    # The executor was replaced: the next call runs at once (and ends at its own gas).
+    after = rpc(c, "eth_call", {"data": LOOP, "gas": hex(100_000)}, "latest")
+    assert after.status_code == 200 and "out of gas" in after.json()["error"]["message"], after.text
     assert c.get("/api/health").status_code == 200
     gl.close()
     gl.chain.close()

@@ -55,6 +55,7 @@ class AppState:
         st = self.settings
         self.reader = ChainReader(self.chain, st.rpc_executors)
         """Read-only chain views: /api/health and the /rpc relay read without the write lock."""
+        self.index.head = self.reader.head  # the index syncs only when the head moved
         self.rpc_pool = ThreadPoolExecutor(max_workers=st.rpc_executors, thread_name_prefix="gridledger-rpc")
         self.rpc_throttle = Throttle(60, st.rpc_calls_per_minute)
         self.passwords = PasswordChecker(self.keystore, st.kdf_concurrency, st.kdf_queue)
@@ -69,12 +70,12 @@ class AppState:
         """Closed PoEG/PoSOC rounds of the ledger dashboard (they never change again)."""
 
     def at_head(self, key: Any, compute: Any) -> Any:
-        """``compute()``, cached until the chain's head moves (reads are cheap to repeat)."""
+        """``compute()``, cached until the chain's head moves; a hit takes no lock."""
+        head = self.reader.head()
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == head:
+            return hit[1]
         with self.lock:
-            head = self.chain.block_number()
-            hit = self._cache.get(key)
-            if hit is not None and hit[0] == head:
-                return hit[1]
             value = compute()
             if len(self._cache) > 10_000:
                 self._cache.clear()
@@ -141,6 +142,8 @@ class AppState:
         return {role: to_checksum_address(a) for role, a in out.items()}
 
     def close(self) -> None:
+        """Stop the relay's executors (worker processes and threads)."""
+        self.reader.close()
         self.rpc_pool.shutdown(wait=False, cancel_futures=True)
 
 

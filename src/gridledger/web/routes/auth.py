@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from gridledger.errors import ConfigError
 from gridledger.ledger.keys import random_signer
@@ -34,10 +35,15 @@ def _too_many(message: str, retry_after: int) -> HTTPException:
 
 @router.head("/api/health", include_in_schema=False)
 @router.get("/api/health", tags=["meta"])
-def health(state: State) -> dict[str, Any]:
-    """Liveness and the chain's head, read without the write lock (answers while writes run)."""
+async def health(state: State) -> dict[str, Any]:
+    """Liveness and the chain's head, read without the write lock (answers while writes run).
+
+    On the embedded chain the head is two key lookups in the chain's file, done on the event loop;
+    an rpc node is asked from a worker thread.
+    """
+    head = state.reader.head() if state.reader.local else await run_in_threadpool(state.reader.head)
     return {"status": "ok", "backend": state.chain.backend, "chain_id": state.chain.chain_id,
-            "block_number": state.reader.block_number(), "etsc": state.etsc.address}
+            "block_number": head, "etsc": state.etsc.address}
 
 
 @router.post("/api/auth/login", response_model=s.LoginOut, tags=["auth"],

@@ -12,18 +12,19 @@ eth_getBalance              light        address, block tag
 eth_getCode                 light        address, block tag
 eth_getTransactionCount     light        address, block tag
 eth_getBlockByNumber        light        block tag, full-transactions flag
-eth_getTransactionByHash    execution    32-byte hash; unknown to the explorer index: null at once
-eth_getTransactionReceipt   execution    32-byte hash; unknown to the explorer index: null at once
-eth_call                    execution    gas capped at ``rpc_gas_cap``; ``rpc_timeout_seconds``
-eth_estimateGas             execution    runs at most ``rpc_gas_cap``; ``rpc_timeout_seconds``
+eth_getTransactionByHash    light        32-byte hash; unknown to the explorer index: null at once
+eth_getTransactionReceipt   light        32-byte hash; unknown to the explorer index: null at once
+eth_call                    execution    gas capped at ``rpc_gas_cap``; stopped after ``rpc_timeout_seconds``
+eth_estimateGas             execution    runs within ``rpc_gas_cap``; stopped after ``rpc_timeout_seconds``
 eth_sendRawTransaction      write        gas limit at most ``rpc_gas_cap``; one write at a time
 ==========================  ===========  ===============================================================
 
 Every call runs off the event loop. *Light* reads use the chain reader (never the write lock);
-*executions* run on one of ``rpc_executors`` read-only chain views in a dedicated thread pool
-(when all are busy the answer is 429 with JSON-RPC error -32005 at once, and an execution that
-outlives ``rpc_timeout_seconds`` is answered with -32002 while the gas cap ends it); only
-``eth_sendRawTransaction`` takes the write lock. Each client address may make
+*executions* run in one of ``rpc_executors`` worker processes over read-only views of the chain
+(:mod:`gridledger.web.evm_worker`; when all are busy the answer is 429 with JSON-RPC error
+-32005 at once; an execution that outlives ``rpc_timeout_seconds`` is stopped, its worker
+killed and replaced, and the answer is -32002); only ``eth_sendRawTransaction`` takes the write
+lock. Transactions and receipts by hash are looked up in the explorer index first. Each client address may make
 ``rpc_calls_per_minute`` calls (429, -32005 beyond). Batches are refused (-32600).
 """
 
@@ -40,6 +41,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from web3 import Web3
 
+from gridledger.web.evm_worker import EVMError
 from gridledger.web.middleware import BadJSON, strict_json
 from gridledger.web.reader import Busy
 from gridledger.web.state import AppState
@@ -74,15 +76,6 @@ def _error(rid: Any, code: int, message: str, status: int = 200, retry_after: in
     if data is not None:
         error["data"] = data
     return JSONResponse({"jsonrpc": "2.0", "id": rid, "error": error}, status_code=status, headers=headers)
-
-
-def _revert_data(exc: BaseException) -> str | None:
-    """The revert data of a reverted execution (as nodes return it: error code 3, data 0x...)."""
-    from eth.exceptions import Revert
-
-    if isinstance(exc, Revert) and exc.args and isinstance(exc.args[0], (bytes, bytearray)):
-        return "0x" + bytes(exc.args[0]).hex()
-    return None
 
 
 @router.post("/rpc")
@@ -124,18 +117,18 @@ async def rpc(request: Request) -> JSONResponse:
         return _error(rid, -32005, "the relay's executors are busy; retry shortly", 429, 1)
     except TimeoutError:
         return _error(rid, -32002, f"execution timed out after {gl.settings.rpc_timeout_seconds:g} s")
-    except Exception as exc:  # the chain's refusal (revert, out of gas, bad nonce...), never a server error
-        return _error(rid, 3 if _revert_data(exc) is not None else -32000, _message(exc), data=_revert_data(exc))
+    except EVMError as exc:
+        if exc.revert is not None:
+            return _error(rid, 3, "execution reverted", data=exc.revert)
+        if exc.name == "OutOfGas":
+            return _error(rid, -32000, f"out of gas ({exc})")
+        return _error(rid, -32000, f"{exc.name}: {exc}")
+    except Exception as exc:  # the chain's refusal (bad nonce, unknown block...), never a server error
+        return _error(rid, -32000, _message(exc))
     return JSONResponse({"jsonrpc": "2.0", "id": rid, "result": _hexify(result)})
 
 
 def _message(exc: BaseException) -> str:
-    from eth.exceptions import OutOfGas, Revert
-
-    if isinstance(exc, Revert):
-        return "execution reverted"
-    if isinstance(exc, OutOfGas):
-        return f"out of gas ({' '.join(str(exc).split())[:200]})"
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:300]
 
@@ -260,42 +253,39 @@ def _forward(w3: Web3, method: str, params: list[Any]) -> Any:
 
 
 async def _execute(gl: AppState, method: str, p: list[Any]) -> Any:
-    cap = gl.settings.rpc_gas_cap
-    call: dict[str, Any] = {}
-    block: str | int = "latest"
-    h = ""
-    if method in ("eth_call", "eth_estimateGas"):
-        call = _call_object(_at(p, 0), cap)
-        block = _block(_at(p, 1))
-    else:
-        h = _hash(_at(p, 0))
-        if gl.chain.backend == "embedded" and gl.index.tx(h) is None:
-            await run_in_threadpool(gl.index.sync)
-            if gl.index.tx(h) is None:
-                return None  # unknown transaction: JSON-RPC answers null (no chain scan)
-    loop = asyncio.get_running_loop()
+    if method in ("eth_getTransactionReceipt", "eth_getTransactionByHash"):
+        return await run_in_threadpool(_lookup, gl, method, _hash(_at(p, 0)))
+    call = _call_object(_at(p, 0), gl.settings.rpc_gas_cap)
+    block = _block(_at(p, 1))
+    timeout = gl.settings.rpc_timeout_seconds
     slot = gl.reader.acquire()  # Busy at once when every executor is taken
 
     def run() -> Any:
         try:
-            w3 = gl.reader.open(slot)
-            if gl.chain.backend == "embedded" and method == "eth_call":
-                return gl.reader.call(slot, call, block)
-            if gl.chain.backend == "embedded" and method == "eth_estimateGas":
-                return gl.reader.estimate(slot, call, block)
             if gl.chain.backend == "rpc":
-                if method in ("eth_call", "eth_estimateGas"):
-                    params = [_hex_call(call), block if isinstance(block, str) else hex(block)]
-                    return _forward(w3, method, params if method == "eth_call" else params[:1])
-                return _forward(w3, method, [h])
-            if method == "eth_getTransactionReceipt":
-                return _plain(w3.eth.get_transaction_receipt(h))  # type: ignore[arg-type]
-            return _plain(w3.eth.get_transaction(h))  # type: ignore[arg-type]
+                params = [_hex_call(call), block if isinstance(block, str) else hex(block)]
+                return _forward(gl.chain.w3, method, params if method == "eth_call" else params[:1])
+            # A worker process: stopped (killed) when it outlives the timeout.
+            return gl.reader.execute(slot, "call" if method == "eth_call" else "estimate", call, block, timeout)
         finally:
             gl.reader.release(slot)
 
-    future = loop.run_in_executor(gl.rpc_pool, run)
-    return await asyncio.wait_for(future, gl.settings.rpc_timeout_seconds)
+    future = asyncio.get_running_loop().run_in_executor(gl.rpc_pool, run)
+    return await asyncio.wait_for(future, timeout + 120)  # a safety net: the worker's own timeout answers first
+
+
+def _lookup(gl: AppState, method: str, h: str) -> Any:
+    """A transaction or receipt by hash: unknown to the explorer index, null at once (no chain scan)."""
+    if gl.chain.backend == "rpc":
+        return _forward(gl.chain.w3, method, [h])
+    if gl.index.tx(h) is None:
+        gl.index.sync()
+        if gl.index.tx(h) is None:
+            return None
+    with gl.reader.light() as w3:
+        if method == "eth_getTransactionReceipt":
+            return _plain(w3.eth.get_transaction_receipt(h))  # type: ignore[arg-type]
+        return _plain(w3.eth.get_transaction(h))  # type: ignore[arg-type]
 
 
 def _hex_call(call: dict[str, Any]) -> dict[str, Any]:
