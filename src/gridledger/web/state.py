@@ -66,6 +66,7 @@ class AppState:
         self.signup_throttle = Throttle(60, st.signups_per_minute)
         self.signup_lock = threading.Lock()
         """Sign-ups and meter creation check a name and create it as one step."""
+        self.dashboard_lock = threading.Lock()
         self.rounds: dict[tuple[str, int], dict[str, Any]] = {}
         """Closed PoEG/PoSOC rounds of the ledger dashboard (they never change again)."""
 
@@ -86,6 +87,10 @@ class AppState:
     def new_session(self, name: str, signer: LocalSigner) -> Session:
         s = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(24), name, signer,
                     time.time() + 3600 * self.settings.session_hours)
+        if len(self.sessions) >= 10_000:  # forget expired sessions (each holds an unlocked key)
+            now = time.time()
+            for token in [t for t, x in list(self.sessions.items()) if x.expires < now]:
+                self.sessions.pop(token, None)
         self.sessions[s.token] = s
         return s
 

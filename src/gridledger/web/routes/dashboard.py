@@ -16,7 +16,9 @@ router = APIRouter(tags=["dashboard"])
 def dashboard(state: State) -> dict[str, Any]:
     """Equilibrium prices and demands, and DMA-UBRL convergence (the CLI's results)."""
     if state.dashboard is None:
-        state.dashboard = _elecoin_dashboard()
+        with state.dashboard_lock:  # computed once, however many requests arrive first
+            if state.dashboard is None:
+                state.dashboard = _elecoin_dashboard()
     return state.dashboard
 
 
