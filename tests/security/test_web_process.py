@@ -113,7 +113,7 @@ def pilot(tmp_path_factory):
     data = tmp_path_factory.mktemp("pilot") / "data"
     info = prepare_pilot_chain(data)
     # A gas cap high enough that the endless loop runs for seconds: the health check must answer meanwhile.
-    server = Server(data, env="prod", faucet_ether=0, rpc_gas_cap=20_000_000, rpc_timeout_seconds=120,
+    server = Server(data, env="prod", faucet_ether=0, rpc_gas_cap=10_000_000, rpc_timeout_seconds=60,
                     rpc_executors=2, rpc_calls_per_minute=10_000)
     yield server, info
     server.stop()
@@ -142,8 +142,9 @@ def test_prod_health_answers_while_an_endless_eth_call_runs(pilot):
                 healthy_while_running += 1
     t.join()
     assert healthy_while_running >= 3 and page_while_running
-    # The loop ran until the relay's gas cap ended it.
-    assert answer["rpc"]["error"]["code"] == -32000 and "out of gas" in answer["rpc"]["error"]["message"]
+    # The loop ran until the relay stopped it: at its gas cap, or (on a slow machine) at its timeout.
+    err = answer["rpc"]["error"]
+    assert (err["code"] == -32000 and "out of gas" in err["message"]) or err["code"] == -32002
     assert server.alive()
 
 
