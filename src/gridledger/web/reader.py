@@ -139,6 +139,8 @@ class ChainReader:
     def execute(self, slot: Any, kind: str, call: dict[str, Any], block: str | int, timeout: float) -> Any:
         """Run ``eth_call`` (kind "call") or ``eth_estimateGas`` ("estimate") on an acquired
         embedded-chain slot (a worker process, killed after ``timeout``)."""
+        if slot is None:  # an in-memory embedded chain has no file a worker could read
+            raise RuntimeError("EVM executions need an embedded chain kept in a data dir")
         return slot.run(kind, call, block, timeout)
 
     def start(self) -> None:
