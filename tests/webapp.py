@@ -11,9 +11,29 @@ from gridledger.web.app import create_app
 from gridledger.web.settings import Settings
 
 
-def make_app(data_dir: Path):
-    return create_app(Settings(data_dir=data_dir, keystore_kdf="pbkdf2", keystore_iterations=2,
-                               login_attempts_per_minute=1000))
+def make_app(data_dir: Path, **settings):
+    """The app on a fresh embedded chain, with cheap key derivation and throttles out of the way."""
+    kw = {"data_dir": data_dir, "keystore_kdf": "pbkdf2", "keystore_iterations": 2, "login_attempts_per_minute": 1000,
+          "signups_per_minute": 1000, "rpc_calls_per_minute": 100_000}
+    kw.update(settings)
+    return create_app(Settings(**kw))
+
+
+def app_routes(app) -> list:
+    """Every route of the app (FastAPI keeps included routers as branches; this app uses no prefixes)."""
+    from starlette.routing import Route
+
+    out = []
+
+    def walk(routes):
+        for r in routes:
+            if hasattr(r, "original_router"):
+                walk(r.original_router.routes)
+            elif isinstance(r, Route):
+                out.append(r)
+
+    walk(app.router.routes)
+    return out
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,7 +95,8 @@ class Chain:
 
     def __init__(self, w3: Web3) -> None:
         self.w3 = w3
-        self._nonces: dict[str, int] = {}
+        self._writers: dict[str, threading.Lock] = {}
+        self._writers_lock = threading.Lock()
         self._chain_id: int | None = None
 
     # -- identity
@@ -137,10 +139,17 @@ class Chain:
         """Release the chain (the embedded chain closes its store)."""
 
     # -- transactions
-    def _next_nonce(self, address: str) -> int:
-        if address not in self._nonces:
-            self._nonces[address] = int(self.w3.eth.get_transaction_count(address, "pending"))
-        return self._nonces[address]
+    def _writer(self, address: str) -> threading.Lock:
+        """The writer queue of one account: its transactions get their nonces and are sent one at a time."""
+        with self._writers_lock:
+            lock = self._writers.get(address)
+            if lock is None:
+                lock = self._writers[address] = threading.Lock()
+            return lock
+
+    def _pending_nonce(self, address: str) -> int:
+        """The account's next nonce as the chain sees it (mined and pending transactions, whoever sent them)."""
+        return int(self.w3.eth.get_transaction_count(address, "pending"))
 
     def preflight(self, tx: dict[str, Any]) -> None:
         """Execute ``tx`` with eth_call; raise the decoded revert if it would fail."""
@@ -179,20 +188,26 @@ class Chain:
         if preflight:
             self.preflight(tx)
         tx["gasPrice"] = int(self.w3.eth.gas_price)
-        tx["nonce"] = self._next_nonce(sender)
-        try:
-            if isinstance(signer, LocalSigner):
-                raw = signer.account.sign_transaction(tx).raw_transaction
-                tx_hash = self.w3.eth.send_raw_transaction(raw)
-            else:
-                tx_hash = self.w3.eth.send_transaction(tx)  # type: ignore[arg-type]
-        except Exception as exc:
-            self._nonces.pop(sender, None)
-            data_bytes = revert_data(exc)
-            if data_bytes is not None or _looks_like_revert(exc):
-                raise decode_revert(data_bytes or b"") from None
-            raise
-        self._nonces[sender] = tx["nonce"] + 1
+        # One writer per account: read the pending nonce, sign, send. Another party may use the same
+        # key (a browser wallet through /rpc, another process): when the chain says the nonce is
+        # stale, read it again and retry once.
+        with self._writer(sender):
+            for attempt in (0, 1):
+                tx["nonce"] = self._pending_nonce(sender)
+                try:
+                    if isinstance(signer, LocalSigner):
+                        raw = signer.account.sign_transaction(tx).raw_transaction
+                        tx_hash = self.w3.eth.send_raw_transaction(raw)
+                    else:
+                        tx_hash = self.w3.eth.send_transaction(tx)  # type: ignore[arg-type]
+                    break
+                except Exception as exc:
+                    if attempt == 0 and _is_nonce_error(exc):
+                        continue
+                    data_bytes = revert_data(exc)
+                    if data_bytes is not None or _looks_like_revert(exc):
+                        raise decode_revert(data_bytes or b"") from None
+                    raise
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.01)
         if receipt["status"] != 1:
             raise ContractRevert("Reverted", {"transaction": tx_hash.hex()})
@@ -224,6 +239,15 @@ def _raise_revert(exc: BaseException, gas: int) -> None:
     if data is None and not _looks_like_revert(exc):
         raise exc
     raise decode_revert(data or b"") from None
+
+
+_NONCE_ERRORS = ("nonce", "already known", "replacement transaction underpriced")
+
+
+def _is_nonce_error(exc: BaseException) -> bool:
+    """The node refused a transaction because its nonce was used or is not the next one."""
+    text = f"{type(exc).__name__} {exc}".lower()
+    return any(m in text for m in _NONCE_ERRORS)
 
 
 def _looks_like_revert(exc: BaseException) -> bool:

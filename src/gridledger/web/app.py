@@ -21,22 +21,38 @@ from fastapi.staticfiles import StaticFiles
 
 from gridledger.errors import ConfigError, GridledgerError
 from gridledger.ledger.keystore import KeystoreError
+from gridledger.web.middleware import RequestLimits, SecurityHeaders
 from gridledger.web.routes import admin, auth, dashboard, explorer, pages, portal, rpc, server, wallet
 from gridledger.web.settings import Settings
-from gridledger.web.state import AppState, build_state
+from gridledger.web.state import AppState, build_state, refuse_well_known_keys
 from gridledger.web.static_files import STATIC
 
 ROUTERS = (pages, auth, portal, admin, server, wallet, rpc, explorer, dashboard)
 
 
 def create_app(settings: Settings | None = None, state: AppState | None = None) -> FastAPI:
-    """Build the app: opens (or connects to) the chain and deploys the market if needed."""
+    """Build the app: opens (or connects to) the chain and deploys the market if needed.
+
+    With ``env="prod"`` it refuses (:class:`~gridledger.errors.ConfigError`) a chain whose
+    administrator, edge servers or faucet hold a well-known development key.
+    """
     settings = settings or Settings()
     gl = state or build_state(settings)
-    app = FastAPI(title="gridledger", version="0.1.0",
+    if settings.env == "prod":
+        try:
+            refuse_well_known_keys(gl)
+        except ConfigError:
+            gl.close()
+            gl.chain.close()
+            raise
+    # /docs and /redoc are served from local assets (routes.pages), not FastAPI's CDN pages.
+    app = FastAPI(title="gridledger", version="0.1.0", docs_url=None, redoc_url=None,
                   description="Prosumer portal, blockchain explorer and market dashboards of gridledger.")
     app.state.gl = gl
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes,
+                       max_json_depth=settings.max_json_depth)
+    app.add_middleware(SecurityHeaders)  # outermost: refusals by RequestLimits carry the headers too
 
     @app.exception_handler(GridledgerError)
     async def _user_error(request: Request, exc: GridledgerError) -> JSONResponse:

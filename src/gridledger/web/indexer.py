@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,10 +57,16 @@ class Index:
         self.contract_names = {to_checksum_address(a): n.split(":")[-1] for n, a in contracts.items()}
         self._fn_cache: dict[str, Any] = {n: chain.w3.eth.contract(abi=abi(n)) for n in CONTRACT_NAMES}
         self._db_lock = threading.Lock()
+        self.head: Callable[[], int] | None = None
+        """A cheap, lock-free read of the chain's head: sync() returns at once when nothing is new."""
+        self._last: int | None = None
 
     def last_indexed(self) -> int:
-        row = self.db.execute("SELECT MAX(number) FROM blocks").fetchone()
-        return -1 if row[0] is None else int(row[0])
+        if self._last is None:
+            with self._db_lock:
+                row = self.db.execute("SELECT MAX(number) FROM blocks").fetchone()
+            self._last = -1 if row[0] is None else int(row[0])
+        return self._last
 
     def _decode_call(self, to: str | None, data: bytes) -> tuple[str | None, str | None, Any]:
         if to is None:
@@ -75,6 +82,8 @@ class Index:
 
     def sync(self, max_blocks: int = 5000) -> int:
         """Index new blocks (at most ``max_blocks`` per call); returns the head indexed."""
+        if self.head is not None and self.head() <= self.last_indexed():
+            return self.last_indexed()
         with self.lock:
             head = self.chain.block_number()
             start = self.last_indexed() + 1
@@ -109,6 +118,7 @@ class Index:
             self.db.executemany("INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?)", rows_e)
             self.db.executemany("INSERT OR IGNORE INTO addr_tx VALUES (?,?,?,?)", rows_a)
             self.db.commit()
+            self._last = None
         return self.last_indexed()
 
     # -- queries

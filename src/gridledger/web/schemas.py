@@ -6,23 +6,35 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gridledger.web.security import canonical_name
+
 ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 NAME = r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$"
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Request bodies: no unknown fields, no coercion (``true`` is not a number, ``"1"`` is not one either)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _canonical(v: object) -> object:
+    return canonical_name(v) if isinstance(v, str) else v
 
 
 # -- requests
 class LoginIn(Strict):
-    name: str = Field(min_length=1, max_length=64, pattern=NAME)
+    name: str = Field(min_length=1, max_length=64, pattern=NAME, description="Account name or address")
     password: str = Field(min_length=1, max_length=256)
+
+    _name = field_validator("name", mode="before")(_canonical)
 
 
 class SignupIn(Strict):
     name: str = Field(min_length=1, max_length=64, pattern=NAME)
     password: str = Field(min_length=8, max_length=256)
+
+    _name = field_validator("name", mode="before")(_canonical)
 
 
 class BuyIn(Strict):
@@ -40,6 +52,8 @@ class EmpowerIn(Strict):
     user_name: str = Field(min_length=1, max_length=64, pattern=NAME)
     gen_right: bool
     trans_right: bool
+
+    _name = field_validator("user_name", mode="before")(_canonical)
 
 
 class RightsIn(Strict):
@@ -69,11 +83,6 @@ class PrepareIn(Strict):
     retailer: str | None = Field(default=None, pattern=ADDRESS)
     amount: float = Field(gt=0, le=1_000_000, description="Elecoins (buy) or kWh (trade)")
     sender: str = Field(pattern=ADDRESS)
-
-    @field_validator("server", "retailer")
-    @classmethod
-    def _strip(cls, v: str | None) -> str | None:
-        return v
 
 
 # -- responses

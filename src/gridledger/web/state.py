@@ -5,18 +5,22 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections import defaultdict, deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from eth_utils import to_checksum_address
 
+from gridledger.errors import ConfigError
 from gridledger.ledger.accounts import open_vault
-from gridledger.ledger.chain import Chain, LocalSigner, open_chain
+from gridledger.ledger.chain import Chain, LocalSigner, Signer, open_chain
 from gridledger.ledger.clients import ETSCClient
 from gridledger.ledger.deploy import MarketDeployment, deploy_market, load_deployment
+from gridledger.ledger.keys import is_well_known
 from gridledger.ledger.keystore import Keystore, KeystoreError
 from gridledger.web.indexer import Index
+from gridledger.web.reader import ChainReader
+from gridledger.web.security import DeviceCookies, PasswordChecker, Throttle
 from gridledger.web.settings import Settings
 
 ETHER = 10**18
@@ -45,17 +49,35 @@ class AppState:
     lock: threading.RLock
     service_signers: dict[str, LocalSigner] = field(default_factory=dict)
     sessions: dict[str, Session] = field(default_factory=dict)
-    attempts: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
     dashboard: dict[str, Any] | None = None
     _cache: dict[Any, tuple[int, Any]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        st = self.settings
+        self.reader = ChainReader(self.chain, st.rpc_executors)
+        """Read-only chain views: /api/health and the /rpc relay read without the write lock."""
+        self.index.head = self.reader.head  # the index syncs only when the head moved
+        self.rpc_pool = ThreadPoolExecutor(max_workers=st.rpc_executors, thread_name_prefix="gridledger-rpc")
+        self.rpc_throttle = Throttle(60, st.rpc_calls_per_minute)
+        self.passwords = PasswordChecker(self.keystore, st.kdf_concurrency, st.kdf_queue)
+        self.devices = DeviceCookies(st.data_dir / "web" / "device-secret", st.device_cookie_days)
+        self.client_throttle = Throttle(60, st.login_attempts_per_minute)
+        self.account_throttle = Throttle(900, st.login_failures_per_account)
+        self.device_throttle = Throttle(900, st.login_failures_per_device)
+        self.signup_throttle = Throttle(60, st.signups_per_minute)
+        self.signup_lock = threading.Lock()
+        """Sign-ups and meter creation check a name and create it as one step."""
+        self.dashboard_lock = threading.Lock()
+        self.rounds: dict[tuple[str, int], dict[str, Any]] = {}
+        """Closed PoEG/PoSOC rounds of the ledger dashboard (they never change again)."""
+
     def at_head(self, key: Any, compute: Any) -> Any:
-        """``compute()``, cached until the chain's head moves (reads are cheap to repeat)."""
+        """``compute()``, cached until the chain's head moves; a hit takes no lock."""
+        head = self.reader.head()
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == head:
+            return hit[1]
         with self.lock:
-            head = self.chain.block_number()
-            hit = self._cache.get(key)
-            if hit is not None and hit[0] == head:
-                return hit[1]
             value = compute()
             if len(self._cache) > 10_000:
                 self._cache.clear()
@@ -66,6 +88,10 @@ class AppState:
     def new_session(self, name: str, signer: LocalSigner) -> Session:
         s = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(24), name, signer,
                     time.time() + 3600 * self.settings.session_hours)
+        if len(self.sessions) >= 10_000:  # forget expired sessions (each holds an unlocked key)
+            now = time.time()
+            for token in [t for t, x in list(self.sessions.items()) if x.expires < now]:
+                self.sessions.pop(token, None)
         self.sessions[s.token] = s
         return s
 
@@ -77,15 +103,6 @@ class AppState:
             self.sessions.pop(token or "", None)
             return None
         return s
-
-    def rate_limited(self, key: str) -> bool:
-        """Record one sign-in attempt for ``key``; True when over the per-minute budget."""
-        now = time.time()
-        q = self.attempts[key]
-        while q and q[0] < now - 60:
-            q.popleft()
-        q.append(now)
-        return len(q) > self.settings.login_attempts_per_minute
 
     # -- roles
     def roles(self, address: str) -> list[str]:
@@ -105,14 +122,45 @@ class AppState:
             roles.append("meter")
         return roles
 
-    def fund(self, address: str) -> None:
-        """Give a new account native coin on dev chains (from the first dev account)."""
+    def faucet(self) -> Signer | None:
+        """The account that funds new accounts on dev chains (None when ``faucet_ether`` is 0)."""
         if self.settings.faucet_ether <= 0:
+            return None
+        dev = self.chain.dev_signers()
+        return dev[0] if dev else None
+
+    def fund(self, address: str) -> None:
+        """Give a new account native coin on dev chains (from the faucet)."""
+        faucet = self.faucet()
+        if faucet is None:
             return
         with self.lock:
-            dev = self.chain.dev_signers()
-            if dev:
-                self.chain.send_value(dev[0], address, int(self.settings.faucet_ether * ETHER))
+            self.chain.send_value(faucet, address, int(self.settings.faucet_ether * ETHER))
+
+    def privileged_accounts(self) -> dict[str, str]:
+        """Role -> address of every account whose key gives power: administrator, edge servers, faucet."""
+        with self.lock:
+            out = {"administrator": self.etsc.administrator()}
+            out.update({f"edge server {k + 1}": a for k, a in enumerate(self.etsc.edge_servers())})
+            faucet = self.faucet()
+        if faucet is not None:
+            out["faucet"] = faucet.address
+        return {role: to_checksum_address(a) for role, a in out.items()}
+
+    def close(self) -> None:
+        """Stop the relay's executors (worker processes and threads)."""
+        self.reader.close()
+        self.rpc_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def refuse_well_known_keys(state: AppState) -> None:
+    """``--env prod``: refuse a chain whose privileged accounts use a well-known development key."""
+    public = {role: a for role, a in state.privileged_accounts().items() if is_well_known(a)}
+    if public:
+        listed = ", ".join(f"{role} {a}" for role, a in public.items())
+        raise ConfigError("env", f"prod refuses a chain whose privileged keys are public development keys "
+                                 f"(anybody can sign with them): {listed}. Deploy with keys of your own "
+                                 f"(and set GRIDLEDGER_FAUCET_ETHER=0 when the faucet is a development account)")
 
 
 def build_state(settings: Settings) -> AppState:

@@ -16,14 +16,43 @@ router = APIRouter(tags=["dashboard"])
 def dashboard(state: State) -> dict[str, Any]:
     """Equilibrium prices and demands, and DMA-UBRL convergence (the CLI's results)."""
     if state.dashboard is None:
-        state.dashboard = _elecoin_dashboard()
+        with state.dashboard_lock:  # computed once, however many requests arrive first
+            if state.dashboard is None:
+                state.dashboard = _elecoin_dashboard()
     return state.dashboard
 
 
 @router.get("/api/dashboard/ledger")
 def ledger_dashboard(state: State, rounds: Annotated[int, Query(ge=1, le=100)] = 10) -> dict[str, Any]:
-    """The community's PoEG rounds and the fleet's PoSOC rounds and settlement, read from the chain."""
+    """The community's PoEG rounds and the fleet's PoSOC rounds and settlement, read from the chain.
+
+    A closed round never changes again: it is read once and kept (``state.rounds``), so any
+    ``rounds`` costs only the reads of the open round at a new head; each round is read under the
+    chain lock on its own, so writes are never held up for the whole page.
+    """
     return state.at_head(("ledger", rounds), lambda: _ledger_dashboard(state, rounds))
+
+
+def _round(gl: AppState, st: Any, r: int) -> dict[str, Any]:
+    from gridledger.ledger.clients.staking import Phase
+    from gridledger.ledger.units import token_units_to_kwh
+
+    key = (st.address, r)
+    hit = gl.rounds.get(key)
+    if hit is not None:
+        return hit
+    with gl.lock:
+        info = st.round_info(r)
+        validators = [{"address": v, "stake": token_units_to_kwh(st.stake_behind(r, v)),
+                       "backers": len(st.backers(r, v)), "slashed": st.is_slashed(r, v)}
+                      for v in st.validators(r)]
+        out = {"round": r, "phase": info.phase.name.lower(), "miner": st.miner_of(r),
+               "members": info.members, "credited": token_units_to_kwh(info.credited),
+               "slashed": token_units_to_kwh(info.slashed), "reward": token_units_to_kwh(info.reward),
+               "traded_kwh": info.traded_wh / 1000, "validators": validators}
+    if info.phase == Phase.CLOSED:
+        gl.rounds[key] = out
+    return out
 
 
 def _ledger_dashboard(gl: AppState, last: int) -> dict[str, Any]:
@@ -32,32 +61,28 @@ def _ledger_dashboard(gl: AppState, last: int) -> dict[str, Any]:
     from gridledger.ledger.units import token_units_to_kwh
 
     def rounds(st: StakingClient) -> list[dict[str, Any]]:
-        out = []
-        top = st.current_round()
-        for r in range(top, max(top - last, 0), -1):
-            info = st.round_info(r)
-            validators = [{"address": v, "stake": token_units_to_kwh(st.stake_behind(r, v)),
-                           "backers": len(st.backers(r, v)), "slashed": st.is_slashed(r, v)}
-                          for v in st.validators(r)]
-            out.append({"round": r, "phase": info.phase.name.lower(), "miner": st.miner_of(r),
-                        "members": info.members, "credited": token_units_to_kwh(info.credited),
-                        "slashed": token_units_to_kwh(info.slashed), "reward": token_units_to_kwh(info.reward),
-                        "traded_kwh": info.traded_wh / 1000, "validators": validators})
-        return out
+        with gl.lock:
+            top = st.current_round()
+        return [_round(gl, st, r) for r in range(top, max(top - last, 0), -1)]
 
     out: dict[str, Any] = {"community": None, "fleet": None}
     with gl.lock:
         dep = load_deployment(gl.chain, gl.settings.data_dir, "community")
-        if dep is not None:
+    if dep is not None:
+        with gl.lock:
             st = StakingClient(gl.chain, dep.contracts["ProofStaking"])
-            out["community"] = {"contracts": dep.contracts, "slash_bps": st.slash_bps(), "rounds": rounds(st),
-                                "upos_supply": token_units_to_kwh(st.upos.total_supply()) if st.upos else 0.0}
+            head = {"contracts": dep.contracts, "slash_bps": st.slash_bps(),
+                    "upos_supply": token_units_to_kwh(st.upos.total_supply()) if st.upos else 0.0}
+        out["community"] = {**head, "rounds": rounds(st)}
+    with gl.lock:
         dep = load_deployment(gl.chain, gl.settings.data_dir, "fleet")
-        if dep is not None:
-            settle = V2VSettlementClient(gl.chain, dep.contracts["V2VSettlement"])
-            evs = sorted({e["args"]["ev"] for e in gl.index.events_of(settle.address, "Settled")})
+        settle = V2VSettlementClient(gl.chain, dep.contracts["V2VSettlement"]) if dep is not None else None
+    if dep is not None and settle is not None:
+        evs = sorted({e["args"]["ev"] for e in gl.index.events_of(settle.address, "Settled")})
+        fleet_rounds = rounds(settle.staking)
+        with gl.lock:
             out["fleet"] = {
-                "contracts": dep.contracts, "beta_bps": settle.beta_bps(), "rounds": rounds(settle.staking),
+                "contracts": dep.contracts, "beta_bps": settle.beta_bps(), "rounds": fleet_rounds,
                 "held_wei": str(gl.chain.balance(settle.address)),
                 "evs": [{"address": a, "held_wei": str(settle.held(a)), "owed_wei": str(settle.owed(a)),
                          "fees_credit_wei": str(settle.miner_credit(a))} for a in evs]}

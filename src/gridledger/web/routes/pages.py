@@ -1,4 +1,8 @@
-"""HTML pages (static files; the explorer's deep links serve the explorer page)."""
+"""HTML pages (static files; the explorer's deep links serve the explorer page; /docs and /redoc).
+
+Every page answers GET and HEAD. /docs (Swagger UI) and /redoc (ReDoc) load their scripts from
+``/static/vendor`` (see its README), never from a CDN.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +12,22 @@ from fastapi.responses import FileResponse
 from gridledger.web.static_files import STATIC
 
 PAGES = ("index", "login", "portal", "admin", "server", "explorer", "dashboard")
+DOCS = {"/docs": "docs.html", "/redoc": "redoc.html"}
 
 router = APIRouter(include_in_schema=False)
 
 
-def _page_route(page: str) -> None:
+def _page(path: str, file: str, name: str) -> None:
     def serve_page() -> FileResponse:
-        return FileResponse(STATIC / f"{page}.html", media_type="text/html")
+        return FileResponse(STATIC / file, media_type="text/html")
 
-    router.get("/" if page == "index" else f"/{page}", name=f"page_{page}")(serve_page)
+    router.api_route(path, methods=["GET", "HEAD"], name=name)(serve_page)
 
 
 for _p in PAGES:
-    _page_route(_p)
+    _page("/" if _p == "index" else f"/{_p}", f"{_p}.html", f"page_{_p}")
+for _path, _file in DOCS.items():
+    _page(_path, _file, f"docs_{_path[1:]}")
 
 
 def _explorer_route(kind: str) -> None:
@@ -28,7 +35,7 @@ def _explorer_route(kind: str) -> None:
         """Deep links of the explorer: ``/explorer/block/N``, ``/explorer/tx/H``, ``/explorer/address/A``."""
         return FileResponse(STATIC / "explorer.html", media_type="text/html")
 
-    router.get(f"/explorer/{kind}/{{key}}", name=f"explorer_{kind}")(explorer_page)
+    router.api_route(f"/explorer/{kind}/{{key}}", methods=["GET", "HEAD"], name=f"explorer_{kind}")(explorer_page)
 
 
 for _k in ("block", "tx", "address"):
