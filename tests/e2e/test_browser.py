@@ -48,8 +48,12 @@ def server(web_app):
 
 
 def _record_rounds(gl):
-    """A community day and two fleet days on the app's chain, for the dashboard (EV 1 selfish)."""
+    """A community day and two fleet days on the app's chain, for the dashboard. The selfish EV
+    is one that owes a fee on those days (which one depends on the training and the draws)."""
+    from dataclasses import replace
+
     import numpy as np
+    from situations import ev_owing_a_fee
 
     from gridledger.scenarios.community.chain import record_community_day
     from gridledger.scenarios.community.run import CommunityConfig, synthetic_input
@@ -60,8 +64,10 @@ def _record_rounds(gl):
     rng = np.random.default_rng(0)
     record_community_day(gl.chain, gl.settings.data_dir, cfg, synthetic_input(cfg, rng), rng)
     fcfg = train_config({"federation": {"evs": 3, "rounds": 2}})
-    settle_fleet(gl.chain, gl.settings.data_dir, train(fcfg, 0), fcfg.env, 0,
-                 FleetSettleConfig(evs=3, days=2, selfish=(1,)))
+    fleet = train(fcfg, 0)
+    settle = FleetSettleConfig(evs=3, days=2)
+    selfish = ev_owing_a_fee(fleet, fcfg.env, 0, settle)
+    settle_fleet(gl.chain, gl.settings.data_dir, fleet, fcfg.env, 0, replace(settle, selfish=(selfish,)))
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +114,7 @@ def sign_in(page, base, name, password):
     page.locator("#who", has_text=name).wait_for()
 
 
+@pytest.mark.seed_sensitive
 def test_full_flow_in_the_browser(server, browser):
     from playwright.sync_api import expect
 
@@ -180,7 +187,9 @@ def test_full_flow_in_the_browser(server, browser):
     page.wait_for_selector("#f-status.ok")
     assert page.locator("#c-rounds tr").count() == 2  # header + round 1
     assert page.locator("#f-rounds tr").count() == 3  # header + rounds 2, 1
-    assert "profit confiscated until the fee is paid" in page.text_content("#f-evs")
+    standing = page.text_content("#f-evs")
+    assert standing.count("profit confiscated until the fee is paid") == 1  # the selfish EV
+    assert standing.count("in good standing") == 2  # the honest EVs paid their fees
     shot(page, "07-dashboard")
 
     # Users without the role are refused, and nothing happens.

@@ -77,6 +77,7 @@ def scratch(tmp_path_factory):
     return tmp
 
 
+@pytest.mark.seed_sensitive
 def test_stdout_is_exactly_one_json_document(scratch):
     """In order (later commands use what earlier ones wrote); stdout must parse, whatever stderr holds."""
     env = {**os.environ, "GRIDLEDGER_PASSWORD": PASSWORD}

@@ -5,7 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 
+
+@pytest.mark.seed_sensitive
 def test_import_gridledger_registers_the_v2v_env_in_a_fresh_interpreter():
     code = ("import gridledger, gymnasium as gym\n"
             "env = gym.make('gridledger/V2V-v0')\n"
@@ -17,6 +20,7 @@ def test_import_gridledger_registers_the_v2v_env_in_a_fresh_interpreter():
     assert res.stdout.strip() == "gridledger.learn.fleet.env"
 
 
+@pytest.mark.seed_sensitive
 def test_envs_module_gives_every_env():
     from pettingzoo.test import parallel_api_test
 

@@ -209,6 +209,7 @@ def test_read_routes_and_explorer(world):
     assert any(r["address"] == world.bob["address"] for r in market["retailers"])
 
 
+@pytest.mark.seed_sensitive
 def test_dashboard_serves_the_cli_results(world):
     d = world.client.get("/api/dashboard/elecoin").json()
     for pricing in ("unified", "discriminated"):

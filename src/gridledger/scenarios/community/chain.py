@@ -49,8 +49,16 @@ GAS_FUNDING = ETHER // 10
 
 def record_community_day(chain: Chain, data_dir: str | Path, config: CommunityConfig, inputs: CommunityInput,
                          rng: np.random.Generator, params: StakingDeployment | None = None,
-                         reporter: Reporter = SILENT) -> tuple[CommunityDay, dict[str, Any]]:
-    """Compute a community day and record it as one round on chain; returns (day, ledger report)."""
+                         reporter: Reporter = SILENT, seed: bytes | None = None
+                         ) -> tuple[CommunityDay, dict[str, Any]]:
+    """Compute a community day and record it as one round on chain; returns (day, ledger report).
+
+    ``seed`` is the 32-byte election seed the operator commits to and reveals (default: drawn
+    from ``rng``). Given, the election can be replayed off chain before the day is recorded:
+    :func:`run_community_day` with ``election_seed=(seed, round)`` makes the same draw.
+    """
+    if seed is not None and len(seed) != 32:
+        raise ValueError("seed must be 32 bytes")
     start = time.perf_counter()
     dep, new = deploy_community_ledger(chain, data_dir, params)
     staking = StakingClient(chain, dep.contracts["ProofStaking"])
@@ -61,7 +69,8 @@ def record_community_day(chain: Chain, data_dir: str | Path, config: CommunityCo
     if last and staking.round_info(last).phase != Phase.CLOSED:
         txs.append(staking.close_round(op))  # a round left open by an interrupted run
     round_ = last + 1
-    seed = rng.bytes(32)
+    if seed is None:
+        seed = rng.bytes(32)
     day = run_community_day(config, inputs, rng, election_seed=(seed, round_))
 
     n = config.prosumers
