@@ -23,8 +23,8 @@ Units: consumption is ``non_shiftable_load`` (kWh in the hour); generation is
 Dates. The rows carry month, hour and weekday but no year or day of the month. Row k is hour k
 after the first row; hour h covers [h-1, h) local time. The loader dates the rows from the first
 change of month (whose row must be hour 1: midnight of the 1st) and ``start_year`` (the year of
-the first row; it rises when the month wraps from 12 to 1; by default the year that puts the row
-in August 2016 - July 2017), then checks every row's month, hour and weekday against that
+the first row; it rises when the month wraps from 12 to 1; by default the year that puts that
+1st of the month in August 2016 - July 2017), then checks every row's month, hour and weekday against that
 calendar. The published weekdays (1 August a Monday, a 28-day February) fit August 2016 - July
 2017 as well as August 2022 - July 2023; dates serve as calendar features and labels only. Only
 whole days (24 rows from midnight) are kept: the published year starts with the last hour of 31
@@ -126,8 +126,9 @@ def _calendar(t: CsvTable, start_year: int | None) -> tuple[list[dt.datetime], N
     if hour[k] != 1:
         raise t.error(line_k, ch, f"hour must be 1 on the first row of a month (got {hour[k]})")
     if start_year is None:  # the published year runs from August 2016 to July 2017
-        start_year = DEFAULT_FIRST_AUGUST if month[0] >= 8 else DEFAULT_FIRST_AUGUST + 1
-    year = start_year + int(np.sum(np.diff(month[: k + 1]) < 0))
+        year = DEFAULT_FIRST_AUGUST if month[k] >= 8 else DEFAULT_FIRST_AUGUST + 1
+    else:
+        year = start_year + int(np.sum(np.diff(month[: k + 1]) < 0))
     anchor = dt.datetime(year, int(month[k]), 1)
     times = [anchor + dt.timedelta(hours=int(i - k)) for i in range(len(month))]
     for i, when in enumerate(times):
@@ -160,8 +161,8 @@ def load_citylearn(directory: str | Path, homes: list[int] | None = None, start_
     directory (or the dataset's root holding ``buildings/``).
 
     ``homes``: 0-based positions in the schema's list of included homes (default: all).
-    ``start_year``: the year of the first row (default: the published dating, August 2016 to
-    July 2017, so 2016 for a first row in August-December and 2017 otherwise).
+    ``start_year``: the year of the first row (default: the published dating, which puts the
+    first 1st of a month in the files between August 2016 and July 2017).
     """
     d = Path(directory)
     if (d / "buildings").is_dir():

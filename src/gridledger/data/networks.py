@@ -30,6 +30,7 @@ import numpy as np
 from gridledger.data.records import HomeSeries
 from gridledger.errors import ConfigError
 from gridledger.grid.feeders import Feeder
+from gridledger.grid.highs import stdout_to_stderr
 
 IEEE_EU_LV = "ieee-eu-lv"
 IEEE_EU_LV_SCENARIOS = ("on_peak_566", "off_peak_1", "off_peak_1440")
@@ -45,13 +46,18 @@ def _quiet() -> None:
     warnings.filterwarnings("ignore", module="simbench")
 
 
+# simbench's import makes a HiGHS object, whose banner goes to the C-level stdout: every call
+# into simbench and pandapower here runs with stdout pointed at stderr (--json stays clean).
+
+
 @functools.cache
 def simbench_lv_codes() -> tuple[str, ...]:
     """The LV grid codes simbench ships (``1-LV-...``)."""
     _quiet()
-    import simbench
+    with stdout_to_stderr():
+        import simbench
 
-    return tuple(c for c in simbench.collect_all_simbench_codes() if c.startswith("1-LV-"))
+        return tuple(c for c in simbench.collect_all_simbench_codes() if c.startswith("1-LV-"))
 
 
 def _geo_xy(net: Any) -> dict[int, tuple[float, float]]:
@@ -89,9 +95,10 @@ def check_simbench_code(code: str) -> str:
 @functools.cache
 def _simbench_net(code: str) -> Any:
     _quiet()
-    import simbench
+    with stdout_to_stderr():
+        import simbench
 
-    return simbench.get_simbench_net(code)
+        return simbench.get_simbench_net(code)
 
 
 def simbench_feeder(code: str = "1-LV-rural1--0-sw") -> Feeder:
@@ -111,12 +118,13 @@ def simbench_profiles(feeder: Feeder) -> HomeSeries:
     loads on that bus.
     """
     _quiet()
-    import simbench
-
     net = feeder.net
     if "profiles" not in net or "load" not in net.profiles:
         raise ConfigError("network", f"{feeder.name} has no profiles")
-    values = simbench.get_absolute_values(net, profiles_instead_of_study_cases=True)
+    with stdout_to_stderr():
+        import simbench
+
+        values = simbench.get_absolute_values(net, profiles_instead_of_study_cases=True)
     load_mw = np.asarray(values[("load", "p_mw")].to_numpy(), dtype=float)      # (T, loads)
     sgen_mw = np.asarray(values[("sgen", "p_mw")].to_numpy(), dtype=float)      # (T, sgens)
     t = load_mw.shape[0]
@@ -152,10 +160,11 @@ def _first_time(net: Any) -> dt.date:
 @functools.cache
 def _ieee_net(scenario: str) -> Any:
     _quiet()
-    import pandapower as pp
-    import pandapower.networks as pn
+    with stdout_to_stderr():
+        import pandapower as pp
+        import pandapower.networks as pn
 
-    net = pn.ieee_european_lv_asymmetric(scenario)
+        net = pn.ieee_european_lv_asymmetric(scenario)
     # Balanced equivalent: each single-phase load becomes a three-phase load of the same total power.
     for _, row in net.asymmetric_load.iterrows():
         pp.create_load(net, int(row.bus), p_mw=float(row.p_a_mw + row.p_b_mw + row.p_c_mw),

@@ -33,6 +33,7 @@ from scipy import sparse
 from scipy.sparse.linalg import spsolve
 
 from gridledger.errors import ConfigError
+from gridledger.grid.highs import stdout_to_stderr
 from gridledger.grid.network import CommunityGrid
 from gridledger.params import check_int
 
@@ -97,7 +98,8 @@ def operating_point(feeder: Feeder, buses: NDArray[np.int64], load_kw: NDArray[n
                     generation_kw: NDArray[np.float64]) -> Any:
     """A solved copy of the feeder with only the prosumers' mean loads and generation."""
     _quiet()
-    import pandapower as pp
+    with stdout_to_stderr():
+        import pandapower as pp
 
     net = copy.deepcopy(feeder.net)
     if len(net.load):
@@ -111,7 +113,8 @@ def operating_point(feeder: Feeder, buses: NDArray[np.int64], load_kw: NDArray[n
         if generation_kw[k] > 0:
             pp.create_sgen(net, int(b), p_mw=float(generation_kw[k]) / 1000.0, q_mvar=0.0, name=f"prosumer {k} PV")
     try:
-        pp.runpp(net, numba=False)
+        with stdout_to_stderr():
+            pp.runpp(net, numba=False)
     except Exception as exc:  # pandapower raises its own LoadflowNotConverged (and others) on failure
         raise ConfigError("network", f"the power flow of {feeder.name} did not converge ({exc})") from None
     return net

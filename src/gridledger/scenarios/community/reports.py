@@ -49,7 +49,17 @@ def ausgrid_input(config: CommunityConfig, rng: np.random.Generator, path: str |
         raise ConfigError("day", f"must be in [0, {len(dates) - 1}] (days in the file)")
     pos = rng.uniform(0, config.loss.area_km, size=(n, 2))
     labels = tuple(f"customer {c}, {dates[day_index]:%d/%m/%Y}" for c in ids[:n])
-    return CommunityInput(prod[:n, day_index].copy(), cons[:n, day_index].copy(), pos, labels)
+    source = f"{data.title}, day {day_index} = {dates[day_index]}"
+    return CommunityInput(prod[:n, day_index].copy(), cons[:n, day_index].copy(), pos, labels, source)
+
+
+def source_lines(inputs: CommunityInput) -> list[str]:
+    """report.md lines naming where the day's profiles come from."""
+    if not inputs.source:
+        return ["## Data", "", "Synthetic daily profiles (normal/uniform/log-normal draws with the Ausgrid means, "
+                "thesis 3.4.4).", ""]
+    return ["## Data", "", f"Profiles: {inputs.source}. Attribution, licences and what each source is: docs/data.md.",
+            ""]
 
 
 def _table_rows(day: CommunityDay) -> list[str]:
