@@ -124,16 +124,23 @@ def _config_json(cfg: CommunityConfig) -> dict[str, Any]:
     return to_mapping(cfg)
 
 
-THESIS_TABLE_32 = [
-    "## The thesis's Table 3.2 beside ours", "",
-    "The thesis (10 prosumers from its Ausgrid forecasts, section 3.4.1) converges after three merge-and-split "
-    "operations to four coalitions, [[0, 7, 1], [2, 8, 5, 6], [3, 9], [4]], with coalition proof scores "
-    "[1.07, 7.68, 2.84, 0]; the winner receives M_r = 10% of 5.68 kWh of savings, shared by Shapley value "
-    "(P5 52%, P8 15%). Our prosumers' profiles come from the *synthetic* Ausgrid-format sample and random "
-    "positions, so the partition differs; what must hold, and is checked on every run, is: every prosumer's "
-    "final proof score >= its singleton score, energy balance per prosumer and coalition, and no prosumer able "
-    "to move for a better score without hurting another (stability).",
-]
+
+
+def thesis_table32_lines(source: str) -> list[str]:
+    """The thesis's Table 3.2 beside a day whose profiles come from ``source`` (one line)."""
+    return [
+        "## The thesis's Table 3.2 beside ours", "",
+        "The thesis (10 prosumers from its Ausgrid forecasts, section 3.4.1) converges after three merge-and-split "
+        "operations to four coalitions, [[0, 7, 1], [2, 8, 5, 6], [3, 9], [4]], with coalition proof scores "
+        "[1.07, 7.68, 2.84, 0]; the winner receives M_r = 10% of 5.68 kWh of savings, shared by Shapley value "
+        f"(P5 52%, P8 15%). Our prosumers' profiles come from {source}, with random positions, so the partition "
+        "differs; what must hold, and is checked on every run, is: every prosumer's final proof score >= its "
+        "singleton score, energy balance per prosumer and coalition, and no prosumer able to move for a better score "
+        "without hurting another (stability).",
+    ]
+
+
+THESIS_TABLE_32 = thesis_table32_lines("the *synthetic* Ausgrid-format sample")
 
 
 def reproduce_table32(config: CommunityConfig, seed: int, smoke: bool, out: OutputDir,
