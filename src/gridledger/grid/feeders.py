@@ -120,9 +120,10 @@ def operating_point(feeder: Feeder, buses: NDArray[np.int64], load_kw: NDArray[n
     return net
 
 
-def bus_allocation_weights(net: Any) -> tuple[dict[int, float], float]:
+def bus_allocation_weights(net: Any) -> tuple[dict[int, float], NDArray[np.float64]]:
     """g per pandapower bus (eqs. 3.1-3.2 linearised, see the module docstring) at the solved
-    operating point of ``net``, and the total branch loss in MW."""
+    operating point of ``net``, and each branch's series loss in MW (pandapower's internal
+    branch order: lines, then transformers)."""
     from pandapower.pypower.dSbus_dV import dSbus_dV
     from pandapower.pypower.idx_brch import BR_R, BR_STATUS, BR_X, F_BUS, SHIFT, T_BUS, TAP
     from pandapower.pypower.idx_bus import BUS_TYPE, PQ, PV, REF, VA, VM
@@ -183,7 +184,7 @@ def bus_allocation_weights(net: Any) -> tuple[dict[int, float], float]:
     g_ppc[ref] = 0.0
     lookup = net._pd2ppc_lookups["bus"]
     out = {int(bidx): float(g_ppc[lookup[bidx]]) for bidx in net.bus.index if lookup[bidx] >= 0}
-    return out, float(loss.sum() * base)
+    return out, loss * base
 
 
 def feeder_loss_fractions(feeder: Feeder, buses: NDArray[np.int64], production_kwh: NDArray[np.float64],
