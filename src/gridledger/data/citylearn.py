@@ -114,9 +114,9 @@ def _calendar(t: CsvTable, start_year: int | None) -> tuple[list[dt.datetime], N
                                                       NDArray[np.int64]]:
     """Local start time of every row (see the module docstring) and the month/hour/day_type columns."""
     cm, ch, cd = t.column("month"), t.column("hour"), t.column("day_type")
-    month = np.array([t.integer(ln, r, cm, minimum=1, maximum=12) for ln, r in t.rows])
-    hour = np.array([t.integer(ln, r, ch, minimum=1, maximum=24) for ln, r in t.rows])
-    dtype = np.array([t.integer(ln, r, cd, minimum=1, maximum=8) for ln, r in t.rows])
+    month = t.integers(cm, minimum=1, maximum=12)
+    hour = t.integers(ch, minimum=1, maximum=24)
+    dtype = t.integers(cd, minimum=1, maximum=8)
     changes = np.flatnonzero(month[1:] != month[:-1]) + 1
     if len(changes) == 0:
         raise InputFileError(t.name, "cannot date the rows: the file spans no change of month (the first day of a "
@@ -130,23 +130,29 @@ def _calendar(t: CsvTable, start_year: int | None) -> tuple[list[dt.datetime], N
     else:
         year = start_year + int(np.sum(np.diff(month[: k + 1]) < 0))
     anchor = dt.datetime(year, int(month[k]), 1)
-    times = [anchor + dt.timedelta(hours=int(i - k)) for i in range(len(month))]
-    for i, when in enumerate(times):
+    stamps = np.datetime64(anchor, "h") + (np.arange(len(month)) - k).astype("timedelta64[h]")
+    days = stamps.astype("datetime64[D]")
+    exp_month = (stamps.astype("datetime64[M]").astype(np.int64) % 12) + 1
+    exp_hour = (stamps - days).astype(np.int64) + 1
+    exp_weekday = (days.astype(np.int64) + 3) % 7 + 1  # 1970-01-01 was a Thursday (4)
+    bad = (exp_month != month) | (exp_hour != hour) | ((dtype != 8) & (dtype != exp_weekday))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
         line = t.rows[i][0]
-        if when.month != month[i]:
-            raise t.error(line, cm, f"month {month[i]} does not follow the calendar (expected {when.month} for "
+        when = stamps[i].item()
+        if exp_month[i] != month[i]:
+            raise t.error(line, cm, f"month {month[i]} does not follow the calendar (expected {exp_month[i]} for "
                           f"{when:%Y-%m-%d %H}:00; rows must be consecutive hours)")
-        if when.hour + 1 != hour[i]:
-            raise t.error(line, ch, f"hour {hour[i]} does not follow the previous rows (expected {when.hour + 1})")
-        if dtype[i] != 8 and dtype[i] != when.isoweekday():
-            raise t.error(line, cd, f"day_type {dtype[i]} is not the weekday of {when:%Y-%m-%d} ({when.isoweekday()}); "
-                          "is start_year right?")
+        if exp_hour[i] != hour[i]:
+            raise t.error(line, ch, f"hour {hour[i]} does not follow the previous rows (expected {exp_hour[i]})")
+        raise t.error(line, cd, f"day_type {dtype[i]} is not the weekday of {when:%Y-%m-%d} ({exp_weekday[i]}); "
+                      "is start_year right?")
+    times = [x.item() for x in stamps]
     return times, month, hour, dtype
 
 
 def _column(t: CsvTable, name: str, minimum: float | None = 0.0) -> NDArray[np.float64]:
-    c = t.column(name)
-    return np.array([t.number(ln, r, c, minimum=minimum) for ln, r in t.rows])
+    return t.numbers(t.column(name), minimum=minimum)
 
 
 def _same_length(t: CsvTable, n: int, first: CsvTable) -> None:
@@ -188,10 +194,10 @@ def load_citylearn(directory: str | Path, homes: list[int] | None = None, start_
         if a > 0:
             for name, ref in (("month", month), ("hour", hour), ("day_type", dtype)):
                 c = t.column(name)
-                for i, (ln, r) in enumerate(t.rows):
-                    if t.integer(ln, r, c) != ref[i]:
-                        raise t.error(ln, c, f"{name} differs from {first.name} on the same row (the homes' files "
-                                      "must cover the same hours)")
+                differs = np.flatnonzero(t.integers(c) != ref)
+                if len(differs):
+                    raise t.error(t.rows[int(differs[0])][0], c, f"{name} differs from {first.name} on the same row "
+                                  "(the homes' files must cover the same hours)")
         cons[a] = _column(t, "non_shiftable_load")
         gen[a] = _column(t, "solar_generation") * pv_kw / 1000.0
     # Whole days only.

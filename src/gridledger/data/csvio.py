@@ -19,6 +19,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from gridledger.errors import InputFileError
 
 
@@ -103,6 +106,42 @@ class CsvTable:
             hi = "inf" if maximum is None else str(maximum)
             raise self.error(line, col, f"{what} must be an integer in [{lo}, {hi}] (got {text})")
         return value
+
+
+    def numbers(self, col: int, *, minimum: float | None = None, maximum: float | None = None,
+                blank: float | None = None) -> NDArray[np.float64]:
+        """A whole column as floats (vectorised; the first bad cell raises the per-cell error)."""
+        cells = [r[col].strip() if col < len(r) else None for _, r in self.rows]
+        try:
+            if blank is not None:
+                cells = [blank if c == "" else c for c in cells]  # type: ignore[misc]
+            arr = np.asarray(cells, dtype=float)
+            ok = np.isfinite(arr)
+            if minimum is not None:
+                ok &= arr >= minimum
+            if maximum is not None:
+                ok &= arr <= maximum
+            if ok.all():
+                return arr
+            first = int(np.flatnonzero(~ok)[0])
+        except (ValueError, TypeError):
+            first = 0
+        for line, row in self.rows[first:]:
+            self.number(line, row, col, minimum=minimum, maximum=maximum, blank=blank)
+        raise AssertionError("unreachable: a bad cell was found above")  # pragma: no cover
+
+    def integers(self, col: int, *, minimum: int | None = None, maximum: int | None = None) -> NDArray[np.int64]:
+        """A whole column as integers (vectorised, per-cell errors as :meth:`integer`)."""
+        try:
+            arr = self.numbers(col)
+            if np.all(arr == np.round(arr)) and (minimum is None or arr.min() >= minimum) and (
+                    maximum is None or arr.max() <= maximum):
+                return arr.astype(np.int64)
+        except InputFileError:
+            pass
+        for line, row in self.rows:
+            self.integer(line, row, col, minimum=minimum, maximum=maximum)
+        raise AssertionError("unreachable: a bad cell was found above")  # pragma: no cover
 
 
 def read_csv(path: str | Path, *, min_rows: int = 1) -> CsvTable:

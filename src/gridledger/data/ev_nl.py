@@ -191,6 +191,14 @@ def _when(t: CsvTable, line: int, row: list[str], col: int) -> dt.datetime | Non
     text = t.cell(line, row, col)
     if text == "":
         return None
+    try:  # the two published layouts, read without strptime (~10x faster); anything else is checked below
+        if len(text) == 19 and text[4] == "-" and text[13] == ":":
+            return dt.datetime(int(text[:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]),
+                               int(text[17:19]))
+        if len(text) == 16 and text[2] == "/" and text[5] == "/" and text[13] == ":":
+            return dt.datetime(int(text[6:10]), int(text[3:5]), int(text[:2]), int(text[11:13]), int(text[14:16]))
+    except ValueError:
+        pass
     for fmt in (ISO_FORMAT, DMY_FORMAT):
         try:
             return dt.datetime.strptime(text, fmt)
