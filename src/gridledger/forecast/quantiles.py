@@ -15,8 +15,12 @@ quantiles are monotone in tau by construction. Calibration on the test period:
 - coverage of [P10, P90] (nominal 80%) and its mean width in kWh;
 - pinball (quantile) loss averaged over the levels, in kWh.
 
-Points where the actual and both outer quantiles are all zero (generation at night) carry no
-information about calibration and are left out of these four (their count is reported).
+A zero floor makes generation a mixed distribution (a mass at zero at night, dawn and dusk),
+and a quantile inside that mass (P_tau = 0) cannot be judged by hits: any outcome is "at or below"
+it or tied with it. Hit rates of P_tau are therefore taken over the points where the forecast
+puts P_tau above zero, coverage over the points where P10 > 0; the selection depends on the
+forecast only, so a calibrated forecast still scores tau and 80% there. The pinball loss, a
+proper score, is taken over all points. Points left out are counted.
 """
 
 from __future__ import annotations
@@ -65,6 +69,14 @@ def pinball(pred: NDArray[np.float64], actual: NDArray[np.float64], tau: float) 
     return np.maximum(tau * d, (tau - 1.0) * d)
 
 
+def _hit_rate(q: NDArray[np.float64], actual: NDArray[np.float64]) -> tuple[float, int]:
+    """Share of actual values at or below a quantile forecast, over the points where it is above zero."""
+    assessable = q > 1e-9
+    if not assessable.any():
+        return float("nan"), 0
+    return float((actual[assessable] <= q[assessable] + 1e-12).mean()), int(assessable.sum())
+
+
 def calibration(qpred: NDArray[np.float64], actual: NDArray[np.float64],
                 levels: tuple[float, ...] = LEVELS) -> dict[str, dict[str, Any]]:
     """Per series: hit rate per level, [first, last] level coverage, mean width, pinball loss.
@@ -75,20 +87,19 @@ def calibration(qpred: NDArray[np.float64], actual: NDArray[np.float64],
     lo, hi = qpred[0], qpred[-1]
     for k, name in enumerate(SERIES):
         a = actual[..., k]
-        informative = ~((np.abs(a) < 1e-9) & (lo[..., k] < 1e-9) & (hi[..., k] < 1e-9))
-        if not informative.any():
-            informative = np.ones_like(a, dtype=bool)
-        av = a[informative]
-        hits = {f"p{round(100 * t)}": float((av <= qpred[j][..., k][informative] + 1e-12).mean())
-                for j, t in enumerate(levels)}
-        lov, hiv = lo[..., k][informative], hi[..., k][informative]
-        loss = np.mean([pinball(qpred[j][..., k][informative], av, t).mean() for j, t in enumerate(levels)])
-        out[name] = {"hit_rate": hits,
-                     "coverage": float(((av >= lov - 1e-12) & (av <= hiv + 1e-12)).mean()),
+        hits, counts = {}, {}
+        for j, t in enumerate(levels):
+            hits[f"p{round(100 * t)}"], counts[f"p{round(100 * t)}"] = _hit_rate(qpred[j][..., k], a)
+        inside = lo[..., k] > 1e-9
+        lov, hiv, av = lo[..., k][inside], hi[..., k][inside], a[inside]
+        loss = np.mean([pinball(qpred[j][..., k], a, t).mean() for j, t in enumerate(levels)])
+        out[name] = {"hit_rate": hits, "hit_points": counts,
+                     "coverage": float(((av >= lov - 1e-12) & (av <= hiv + 1e-12)).mean()) if inside.any()
+                     else float("nan"),
                      "nominal_coverage": float(levels[-1] - levels[0]),
-                     "mean_width_kwh": float((hiv - lov).mean()),
+                     "mean_width_kwh": float((hi[..., k] - lo[..., k]).mean()),
                      "pinball_kwh": float(loss),
-                     "points": int(informative.sum()), "excluded_zero_points": int((~informative).sum())}
+                     "points": int(inside.sum()), "excluded_zero_points": int((~inside).sum())}
     return out
 
 
@@ -101,8 +112,5 @@ def reliability(point_val: NDArray[np.float64], actual_val: NDArray[np.float64],
     qp = rq.apply(point_test, scale_test)
     out: dict[str, list[float]] = {"levels": list(RELIABILITY_LEVELS)}
     for k, name in enumerate(SERIES):
-        a = actual_test[..., k]
-        informative = ~((np.abs(a) < 1e-9) & (qp[0][..., k] < 1e-9) & (qp[-1][..., k] < 1e-9))
-        out[name] = [float((a[informative] <= qp[j][..., k][informative] + 1e-12).mean())
-                     for j in range(len(RELIABILITY_LEVELS))]
+        out[name] = [_hit_rate(qp[j][..., k], actual_test[..., k])[0] for j in range(len(RELIABILITY_LEVELS))]
     return out

@@ -48,13 +48,28 @@ def test_calibration_of_quantiles_from_the_true_distribution():
     assert narrow["consumption"]["coverage"] < 0.5
 
 
-def test_night_zeros_are_left_out_of_calibration():
-    point = np.zeros((10, 24, 2))
-    point[:, 12, :] = 2.0
-    actual = point.copy()
-    rq = ResidualQuantiles((0.1, 0.5, 0.9), np.zeros((3, 24, 2)))
-    cal = calibration(rq.apply(point, np.ones((10, 2))), actual)
-    assert cal["generation"]["points"] == 10 and cal["generation"]["excluded_zero_points"] == 230
+def test_quantiles_at_the_zero_floor_are_not_judged_by_hits():
+    """Generation with a mass at zero: a calibrated forecast still scores its nominal levels on
+    the points where its quantile is above zero (the selection depends on the forecast only)."""
+    rng = np.random.default_rng(2)
+    n = 20000
+    mu = rng.uniform(-1.0, 3.0, size=n)  # latent level; generation = max(0, mu + N(0, 1))
+    actual = np.zeros((n, 1, 2))
+    actual[:, 0, 1] = np.maximum(0.0, mu + rng.normal(size=n))
+    actual[:, 0, 0] = 1.0
+    from scipy.stats import norm
+
+    q = np.zeros((3, n, 1, 2))
+    for j, t in enumerate((0.1, 0.5, 0.9)):
+        q[j, :, 0, 1] = np.maximum(0.0, mu + norm.ppf(t))  # the true quantiles
+        q[j, :, 0, 0] = 1.0
+    cal = calibration(q, actual)["generation"]
+    for level, t in (("p10", 0.1), ("p50", 0.5), ("p90", 0.9)):
+        assert cal["hit_rate"][level] == pytest.approx(t, abs=0.015)
+    assert cal["coverage"] == pytest.approx(0.8, abs=0.015)
+    assert cal["excluded_zero_points"] == int((q[0, :, 0, 1] == 0).sum()) > 0
+    # Counting every tie at zero as a hit would have inflated the P10 hit rate.
+    assert float((actual[:, 0, 1] <= q[0, :, 0, 1]).mean()) > 0.2
 
 
 @pytest.fixture(scope="module")
