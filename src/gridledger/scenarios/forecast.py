@@ -298,8 +298,9 @@ def reproduce_fig34(config: ForecastConfig, seed: int, smoke: bool, out: OutputD
              "## Quantile forecasts and calibration (test period)", "",
              "Each model's P10/P50/P90 come from its own residuals on the validation period, per interval of the "
              "day (docs/forecast.md). A hit rate is the share of actual values at or below the quantile (nominal: "
-             "0.1, 0.5, 0.9). Generation points where the actual value and both outer quantiles are zero (night) "
-             "are left out of the calibration.", "", *_quantile_rows(m), ""]
+             "0.1, 0.5, 0.9), over the points where that quantile is above zero; coverage over the points where "
+             "P10 > 0 (a quantile at the zero floor, e.g. generation at night, cannot be judged by hits). The "
+             "pinball loss covers every point.", "", *_quantile_rows(m), ""]
     if rel:
         lines += ["![reliability](reliability.png)", ""]
     lines += ["## What wins", "", "| series | lowest MAE | lowest RMSE | lowest pinball loss |",
