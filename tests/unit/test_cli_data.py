@@ -94,3 +94,13 @@ def test_v2v_fleet_data_must_exist():
     res = runner.invoke(app, ["v2v", "train", "--fleet", "real", "--fleet-data", "/nonexistent", "--evs", "2",
                               "--rounds", "1"])
     assert res.exit_code == 2 and "not a directory" in res.stderr
+
+
+@pytest.mark.seed_sensitive
+def test_community_run_on_lstm_forecasts_of_measured_homes():
+    res = runner.invoke(app, ["community", "run", "--profiles", "forecast", "--data", "citylearn", "--prosumers", "3",
+                              "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["profiles_source"].startswith("day-ahead LSTM forecast for 2017-05-01")
+    assert len(data["production_kwh"]) == 3 and all(x >= 0 for x in data["consumption_kwh"])

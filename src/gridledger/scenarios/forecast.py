@@ -145,7 +145,8 @@ def day_ahead_profiles(n: int, seed: int, model: Forecaster | None = None,
     kind = "SYNTHETIC " if series.synthetic else ""
     note = (f"day-ahead LSTM forecast for {dates[0]} from {kind}history {series.dates[0]}..{series.dates[-1]}"
             f" ({series.source or 'synthetic Ausgrid-format data'})")
-    return fc[:, 0, :, 1].sum(axis=1), fc[:, 0, :, 0].sum(axis=1), note
+    day = fc[:, 0].astype(np.float64)
+    return day[:, :, 1].sum(axis=1), day[:, :, 0].sum(axis=1), note
 
 
 MODELS = ("lstm", "linear", "naive_yesterday", "naive_last_week")
