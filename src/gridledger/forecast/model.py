@@ -161,9 +161,21 @@ class Forecaster:
 
 def train_forecaster(data: SeriesData, config: ForecastConfig, seed: int,
                      progress: Callable[[int, float], None] | None = None) -> Forecaster:
-    """Train the stacked LSTM with early stopping; evaluate it and the baselines on the test period."""
+    """Train the stacked LSTM with early stopping; evaluate it and the baselines on the test period.
+
+    Denormals slow the LSTM backward ~10x on CPU, so they are flushed to zero while training;
+    the processor's flush-to-zero mode is process-wide, so it is switched off again afterwards
+    (other code, e.g. hypothesis's float strategies, needs IEEE subnormals)."""
+    torch.set_flush_denormal(True)
+    try:
+        return _train(data, config, seed, progress)
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def _train(data: SeriesData, config: ForecastConfig, seed: int,
+           progress: Callable[[int, float], None] | None) -> Forecaster:
     torch.set_num_threads(config.threads)
-    torch.set_flush_denormal(True)  # denormals slow the LSTM backward ~10x on CPU
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     c = config

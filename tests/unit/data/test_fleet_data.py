@@ -107,3 +107,15 @@ def test_thesis_fleet_is_unchanged_by_ev_ids():
     b = sample_days(np.random.default_rng(5), 10, cfg, np.arange(10))
     np.testing.assert_array_equal(a.prices, b.prices)
     assert a.capacity_kwh is None and a.hourly_prices is None
+
+
+def test_gymnasium_env_on_real_days_passes_the_checker():
+    from gymnasium.utils.env_checker import check_env
+
+    from gridledger.learn.fleet.env import V2VEnv
+
+    env = V2VEnv(V2VConfig(fleet="real"))
+    check_env(env, skip_render_check=True)
+    assert env.observation_space.low[2] < 0  # negative day-ahead prices are observations too
+    obs, info = env.reset(seed=3)
+    assert env.observation_space.contains(obs) and 0 <= info["arrival"] <= 23

@@ -308,8 +308,10 @@ class V2VEnv(gym.Env):
     def __init__(self, config: V2VConfig | None = None, **kwargs: Any) -> None:
         self.config = config or V2VConfig(**kwargs)
         high = [1.0, 1.0, 100.0, 100.0, 100.0, 10.0] + ([1.0, 1.0] if self.config.extended_obs else [])
-        self.observation_space = spaces.Box(np.zeros(len(high), dtype=np.float32), np.array(high, dtype=np.float32),
-                                            dtype=np.float32)
+        low = np.zeros(len(high), dtype=np.float32)
+        if self.config.fleet == "real":
+            low[2:5] = -100.0  # day-ahead prices can be negative
+        self.observation_space = spaces.Box(low, np.array(high, dtype=np.float32), dtype=np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
         self._batch = V2VBatchEnv(1, self.config, seed=0, auto_reset=False)
         self._done = True
