@@ -104,3 +104,19 @@ def test_community_run_on_lstm_forecasts_of_measured_homes():
     data = json.loads(res.stdout)
     assert data["profiles_source"].startswith("day-ahead LSTM forecast for 2017-05-01")
     assert len(data["production_kwh"]) == 3 and all(x >= 0 for x in data["consumption_kwh"])
+
+
+def test_community_price_from_the_citylearn_tariff():
+    import datetime as dt
+
+    from gridledger.data.citylearn import load_citylearn
+    from gridledger.data.sources import CITYLEARN, shipped
+
+    res = runner.invoke(app, ["community", "run", "--profiles", "citylearn", "--day", "4", "--price", "data", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    tariff = load_citylearn(shipped(CITYLEARN)).tariff
+    assert data["price_per_kwh"] == pytest.approx(tariff.day_vector(dt.date(2017, 3, 24)).mean())
+    assert data["price_per_kwh"] != 0.10
+    bad = runner.invoke(app, ["community", "run", "--price", "data"])
+    assert bad.exit_code == 2 and "data prices come with --profiles citylearn" in bad.stderr

@@ -58,6 +58,9 @@ def community_run(
         "loads).")] = "ieee14",
     forecast_model: Annotated[Path | None, typer.Option(
         "--forecast-model", help="(--profiles forecast) a trained forecaster; default: train one.")] = None,
+    price: Annotated[str, typer.Option(
+        "--price", help="config: price_per_kwh as configured (0.10); data: the day's mean tariff of the data "
+        "(--profiles citylearn: CityLearn's time-of-use tariff, USD/kWh).")] = "config",
     chain: Annotated[bool, typer.Option(
         "--chain", help="Record the day on chain: EPOS staking, miner election, slashing, UPOS rewards.")] = False,
     slash_bps: Annotated[int, typer.Option(
@@ -86,6 +89,8 @@ def community_run(
         staking_params = from_mapping(StakingDeployment, {"slash_bps": slash_bps})
     rng = np.random.default_rng(seed)
     inputs = community_inputs(cfg, rng, profiles, data, day, network, forecast_model, seed, not json_)
+    if price != "config":
+        cfg = day_price(cfg, price, profiles, data, inputs)
     if chain:
         from gridledger.scenarios.community.chain import record_community_day
 
@@ -163,6 +168,23 @@ def community_inputs(cfg: CommunityConfig, rng: np.random.Generator, profiles: P
         pos = rng.uniform(0, cfg.loss.area_km, size=(cfg.prosumers, 2))
         return CommunityInput(prod, cons, pos, source=note)
     return synthetic_input(cfg, rng)
+
+
+def day_price(cfg: CommunityConfig, price: str, profiles: Profiles, data: Path | None, inputs: CommunityInput
+              ) -> CommunityConfig:
+    """``price_per_kwh`` from the data's tariff on the day (``--price data``)."""
+    from dataclasses import replace
+
+    from gridledger.errors import ConfigError
+    from gridledger.scenarios.community.inputs import citylearn_day_price
+
+    if price != "data":
+        raise ConfigError("--price", f"must be config or data (got {price!r})")
+    if profiles is not Profiles.citylearn:
+        raise ConfigError("--price", "data prices come with --profiles citylearn (CityLearn's tariff)")
+    date = inputs.labels[0].rsplit(", ", 1)[-1]
+    value, _currency = citylearn_day_price(data, date)
+    return replace(cfg, price_per_kwh=value)
 
 
 @app.command("optimize")

@@ -95,6 +95,18 @@ def citylearn_input(config: CommunityConfig, rng: np.random.Generator, data: str
                           inputs.source + label, inputs.grid, inputs.loss_fractions)
 
 
+def citylearn_day_price(data: str | Path | None, date: str) -> tuple[float, str]:
+    """Mean of CityLearn's time-of-use tariff over a day (money per kWh, currency): the value of a
+    kWh saved that day (``price_per_kwh``, eqs. 3.17 and 3.22) instead of the fixed default."""
+    import datetime as dt
+
+    from gridledger.data.citylearn import load_citylearn
+    from gridledger.data.sources import CITYLEARN, locate
+
+    tariff = load_citylearn(locate(CITYLEARN, data).path).tariff
+    return float(np.mean(tariff.day_vector(dt.date.fromisoformat(date)))), tariff.currency
+
+
 def simbench_input(config: CommunityConfig, rng: np.random.Generator, code: str = "1-LV-rural1--0-sw",
                    day: int | None = None) -> CommunityInput:
     """The loads of a simbench LV grid with their own standard profiles, on that grid."""
