@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +32,12 @@ app = typer.Typer(no_args_is_help=True, help="Prosumer community of the thesis (
 
 
 
+class Reading(StrEnum):
+    linear = "linear"
+    clipped = "clipped"
+    affine = "affine"
+
+
 @app.command("run")
 @user_errors
 def community_run(
@@ -38,11 +45,17 @@ def community_run(
     distribution: Annotated[Distribution, typer.Option("--distribution", help="Synthetic profiles.")] =
     Distribution.nde,
     loss_model: Annotated[LossModel, typer.Option("--loss-model", help="Loss model.")] = LossModel.distance,
+    reading: Annotated[Reading, typer.Option(
+        "--reading", help="(distance) eq. (3.11) C x d, or the clipped / affine reading of 1.8%-5.6%.")] =
+    Reading.linear,
     profiles: Annotated[Profiles, typer.Option(
-        "--profiles", help="synthetic draws, or daily totals from an Ausgrid-format file.")] = Profiles.synthetic,
+        "--profiles", help="synthetic draws, daily totals from an Ausgrid-format file, or LSTM day-ahead "
+        "forecasts.")] = Profiles.synthetic,
     data: Annotated[Path | None, typer.Option(
         "--data", help="Ausgrid-format CSV (default: the shipped synthetic sample).")] = None,
-    day: Annotated[int | None, typer.Option("--day", help="Day index in the data (default: most sellers).")] = None,
+    day: Annotated[int | None, typer.Option("--day", help="(First) day index in the data (default: most sellers "
+                                                           "for one day, 0 for several).")] = None,
+    days: Annotated[int, typer.Option("--days", help="Consecutive days; the miner of day t runs day t+1.")] = 1,
     forecast_model: Annotated[Path | None, typer.Option(
         "--forecast-model", help="(--profiles forecast) a trained forecaster; default: train one.")] = None,
     chain: Annotated[bool, typer.Option(
@@ -57,14 +70,20 @@ def community_run(
     json_: JsonOpt = False,
     out: OutOpt = None,
 ) -> None:
-    """One community day: PoEG scores, merge-and-split coalitions, miner election, Shapley rewards."""
+    """Community days: PoEG scores, coalitions to a stable partition, the optimum, miner election,
+    fee-funded Shapley rewards."""
     from gridledger.config import merge
-    from gridledger.params import from_mapping
-    from gridledger.scenarios.community.reports import ausgrid_input, day_report, ledger_lines
-    from gridledger.scenarios.community.run import CommunityConfig, run_community_day, synthetic_input
+    from gridledger.errors import ConfigError
+    from gridledger.params import check_int, from_mapping
+    from gridledger.scenarios.community.reports import day_inputs, day_report, ledger_lines, series_report
+    from gridledger.scenarios.community.run import CommunityConfig, run_community_day, run_community_days
 
+    check_int("days", days, ge=1, le=3650)
+    if chain and days > 1:
+        raise ConfigError("days", "--chain records one day; run it once per day (got --days "
+                                  f"{days})")
     mapping = merge({"prosumers": prosumers, "distribution": distribution.value,
-                     "loss": {"model": loss_model.value}}, gather(config, set_ or []))
+                     "loss": {"model": loss_model.value, "reading": reading.value}}, gather(config, set_ or []))
     cfg = from_mapping(CommunityConfig, mapping)
     ledger: dict | None = None
     if chain:
@@ -72,7 +91,29 @@ def community_run(
 
         staking_params = from_mapping(StakingDeployment, {"slash_bps": slash_bps})
     rng = np.random.default_rng(seed)
-    inputs = ausgrid_input(cfg, rng, data, day) if profiles is Profiles.ausgrid else synthetic_input(cfg, rng)
+    inputs_of = day_inputs(profiles.value, cfg, rng, days, data, day, forecast_model)
+    if days > 1:
+        series = run_community_days(cfg, inputs_of, days, rng)
+        if out is not None:
+            with output_dir(out) as od:
+                series_report(series, od, seed, f"Community: {cfg.prosumers} prosumers, {days} days")
+        data_json = series.to_json(days_in_full=False)
+        if json_:
+            typer.echo(dumps(data_json))
+            return
+        c = data_json["cumulative"]
+        table = Table(title=f"community of {cfg.prosumers} prosumers, {days} days ({cfg.loss.model} losses)")
+        for col in ("day", "run by", "coalitions", "saved", "loss / optimum", "miner", "stable"):
+            table.add_column(col, justify="right")
+        for t, d in enumerate(data_json["per_day"], start=1):
+            table.add_row(str(t), f"P{d['operator']}", str(d["coalitions"]), f"{d['savings_pct']:.1f}%",
+                          f"{d['loss_over_optimum']:.4f}", str(d["miner"]), str(d["stable"]))
+        console.print(table)
+        console.print(f"total loss {c['loss_coalition_kwh']:.3f} kWh (alone {c['loss_alone_kwh']:.3f}, optimum "
+                      f"{c['optimum_kwh']:.3f}, baseline {c['baseline_loss_kwh']:.3f}); payoffs "
+                      f"{sum(c['payoffs']):.4f}")
+        return
+    inputs = inputs_of(0, rng)
     if chain:
         from gridledger.scenarios.community.chain import record_community_day
 
@@ -95,13 +136,21 @@ def community_run(
     table = Table(title=f"community of {cfg.prosumers} prosumers ({cfg.loss.model} losses)")
     table.add_column("quantity")
     table.add_column("value", justify="right")
-    table.add_row("coalitions", str(data_json["partition"]))
-    table.add_row("loss alone / in coalitions (kWh)",
-                  f"{data_json['loss_alone_kwh']:.3f} / {data_json['loss_coalition_kwh']:.3f}")
-    table.add_row("loss saved", f"{data_json['savings_pct']:.1f}%")
-    table.add_row("energy traded in coalitions", f"{data_json['traded_in_coalitions_pct']:.1f}%")
+    table.add_row("coalitions", str(data_json["partition"]) if cfg.prosumers <= 30 else
+                  f"{len(data_json['partition'])} coalitions")
+    table.add_row("loss alone / in coalitions / optimum (kWh)",
+                  f"{data_json['loss_alone_kwh']:.3f} / {data_json['loss_coalition_kwh']:.3f} / "
+                  f"{data_json['optimum_kwh']:.3f}")
+    base = data_json["baseline_noncooperative"]["savings_pct"]
+    table.add_row("loss saved (optimum, baseline)", f"{data_json['savings_pct']:.1f}% "
+                  f"({data_json['optimum_savings_pct']:.1f}%, {base:.1f}%)")
+    table.add_row("formation's loss / optimum", f"{data_json['loss_over_optimum']:.4f}")
+    table.add_row("P2P share per prosumer / of the energy", f"{data_json['p2p_share_per_prosumer_pct']:.1f}% / "
+                  f"{data_json['p2p_share_of_energy_pct']:.1f}%")
+    if data_json["stability"] is not None:
+        table.add_row("stable (Definition 3, proved)", str(data_json["stability"]["stable"]))
     table.add_row("miner", str(data_json["miner"]))
-    table.add_row("mining reward (kWh)", f"{data_json['mining_reward']:.4f}")
+    table.add_row("mining reward, paid out of savings (kWh)", f"{data_json['mining_reward']:.4f}")
     table.add_row("seconds", f"{data_json['seconds']:.2f}")
     if ledger:
         table.add_row("on chain", f"round {ledger['round']}, miner {ledger['miner']}, {ledger['transactions']} "
