@@ -14,6 +14,10 @@ linear in X as eq. (3.11) requires.
 - ``powerflow``: the loss factor between the two nodes' buses from an AC power flow of the
   IEEE 14-bus network with the allocation of eqs. (3.1)-(3.2) (:mod:`gridledger.grid.
   powerflow`), plus each prosumer's feeder (service line to its bus) at C per km.
+- ``feeder``: a real low-voltage feeder, AC power flow per slot and eqs. (3.1)-(3.2) along each
+  transaction's path (:func:`gridledger.grid.powerflow.feeder_loss_fractions`); the fractions
+  depend on the day's profiles, so they are computed by the feeder scenario
+  (:mod:`gridledger.scenarios.community.feeder`) and passed to the day.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from gridledger.grid.network import CommunityGrid
 from gridledger.grid.powerflow import EDC_BUS, case14_loss_factors
 from gridledger.params import check_choice, check_number
 
-LOSS_MODELS = ("distance", "powerflow")
+LOSS_MODELS = ("distance", "powerflow", "feeder")
 READINGS = ("linear", "clipped", "affine")
 
 
@@ -36,7 +40,8 @@ class LossConfig:
     """Parameters of the loss models."""
 
     model: str = "distance"
-    """"distance" (eq. 3.11) or "powerflow" (AC power flow + eqs. 3.1-3.2)."""
+    """"distance" (eq. 3.11), "powerflow" (IEEE 14-bus AC power flow + eqs. 3.1-3.2) or "feeder"
+    (an LV feeder's AC power flows per slot + eqs. 3.1-3.2, from the feeder scenario)."""
     reading: str = "linear"
     """(distance) "linear" (eq. 3.11: C d), "clipped" (clip(C d, floor, cap)) or "affine"
     (floor + (cap - floor) d / diagonal); see the module's docstring."""
@@ -95,6 +100,11 @@ def powerflow_loss_fractions(grid: CommunityGrid, feeder_per_km: float) -> NDArr
 
 def loss_fractions(grid: CommunityGrid, config: LossConfig) -> NDArray[np.float64]:
     """The loss-fraction matrix of ``grid`` under the configured model."""
+    if config.model == "feeder":
+        from gridledger.errors import ConfigError
+
+        raise ConfigError("loss.model", "the feeder model needs a network and per-slot profiles: run the day "
+                                        "through gridledger.scenarios.community.feeder")
     if config.model == "distance":
         if config.reading == "linear":
             return distance_loss_fractions(grid.dist_km, config.c_per_km)

@@ -205,3 +205,271 @@ def case14_loss_factors() -> NDArray[np.float64]:
             out[a, b] = allocated_loss_factor(net, sol, a, b)
     out.setflags(write=False)
     return out
+
+
+# ------------------------------------------------------------------------------------- LV feeders
+# A community on a real low-voltage feeder (a pandapower net: simbench's LV grids, pandapower's IEEE
+# European LV test feeder): the prosumers replace the feeder's loads on its load buses, an AC power
+# flow runs for every slot of the day, and each transaction's loss is allocated by eqs. (3.1)-(3.2)
+# along its path in the (radial) feeder.
+
+
+@dataclass(frozen=True)
+class FeederTree:
+    """A radial feeder as a tree rooted at the external grid (the EDC)."""
+
+    root: int
+    """pandapower bus index of the external grid."""
+    buses: NDArray[np.int64]
+    """pandapower bus indices in breadth-first order from the root."""
+    parent: dict[int, int]
+    edge: dict[int, tuple[str, int]]
+    """The branch from each bus to its parent: ("line", index) or ("trafo", index)."""
+    lv_bus: int
+    """The low-voltage busbar (the transformer's LV side; the root itself if there is none)."""
+
+
+def feeder_tree(net: object) -> FeederTree:
+    """The tree of an in-service, switched radial feeder (lines and transformers).
+
+    Raises
+    ------
+    ValueError
+        If the feeder is meshed (a transaction's path would not be unique) or has no external grid.
+    """
+    import networkx as nx
+    import pandapower.topology as top
+
+    _quiet_pandapower()
+    grid = top.create_nxgraph(net, respect_switches=True, include_trafos=True, multi=True)
+    if len(net.ext_grid) != 1:  # type: ignore[attr-defined]
+        raise ValueError("a feeder needs exactly one external grid (the EDC)")
+    root = int(net.ext_grid.bus.iloc[0])  # type: ignore[attr-defined]
+    reach = nx.node_connected_component(nx.Graph(grid), root)
+    sub = grid.subgraph(reach)
+    if sub.number_of_edges() != sub.number_of_nodes() - 1:
+        raise ValueError("the feeder is meshed: a transaction's path between two buses is not unique")
+    parent: dict[int, int] = {}
+    edge: dict[int, tuple[str, int]] = {}
+    order = [root]
+    for u, v in nx.bfs_edges(sub, root):
+        key = next(iter(sub.get_edge_data(u, v)))
+        parent[int(v)] = int(u)
+        edge[int(v)] = (str(key[0]), int(key[1]))
+        order.append(int(v))
+    lv = root
+    trafos = [b for b, e in edge.items() if e[0] == "trafo"]
+    if trafos:
+        lv = min(trafos, key=order.index)
+    return FeederTree(root, np.asarray(order, dtype=np.int64), parent, edge, lv)
+
+
+def load_buses(net: object) -> NDArray[np.int64]:
+    """The buses of a feeder's loads (balanced and asymmetric), where prosumers connect."""
+    found = []
+    for table in ("load", "asymmetric_load"):
+        t = getattr(net, table, None)
+        if t is not None and len(t):
+            found.extend(int(b) for b in t.bus)
+    return np.asarray(sorted(set(found)), dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class FeederLosses:
+    """Loss fractions of a community on a feeder from AC power flows per slot (eqs. 3.1-3.2)."""
+
+    fractions: NDArray[np.float64]
+    """(N+1, N+1) daily loss per kWh transferred (index N = the EDC, the external grid)."""
+    slot_fractions: NDArray[np.float64]
+    """(T, B+1, B+1) the same per slot between the B distinct prosumer buses and the EDC."""
+    buses: NDArray[np.int64]
+    """(B,) the distinct pandapower buses with prosumers."""
+    bus_of: NDArray[np.int64]
+    """(N,) each prosumer's index into ``buses``."""
+    physical_loss_kwh: float
+    """Loss in the lines and the transformer over the day, from the power flows."""
+    slot_loss_kw: NDArray[np.float64]
+    three_phase: bool
+    seconds: float
+
+
+def _branch_rates(net: object, tree: FeederTree, three_phase: bool) -> tuple[NDArray[np.float64], float]:
+    """Loss per unit moved downstream (root -> leaves) on each bus's parent branch, per phase: eq.
+    (3.1) with P_tr the transaction's real power: (P_tr / JP) Lp, Lp = loss P^2 / (P^2 + Q^2).
+    A transfer against the branch's flow gets the negative of that (it relieves the branch).
+    Returns ((phases, buses in tree order) rates, total loss in MW)."""
+    phases = ("_a", "_b", "_c") if three_phase else ("",)
+    n = len(tree.buses)
+    rates = np.zeros((len(phases), n))
+    total = 0.0
+    line_res = net.res_line_3ph if three_phase else net.res_line  # type: ignore[attr-defined]
+    trafo_res = net.res_trafo_3ph if three_phase else net.res_trafo  # type: ignore[attr-defined]
+    kinds = [tree.edge[int(b)] for b in tree.buses[1:]]
+    is_line = np.array([k == "line" for k, _ in kinds])
+    idx = np.array([i for _, i in kinds], dtype=np.int64)
+    par = np.array([tree.parent[int(b)] for b in tree.buses[1:]], dtype=np.int64)
+    line_from = net.line.from_bus.reindex(idx[is_line]).to_numpy()  # type: ignore[attr-defined]
+    trafo_hv = net.trafo.hv_bus.reindex(idx[~is_line]).to_numpy() if (~is_line).any() else np.zeros(0)  # type: ignore[attr-defined]
+    from_parent = np.empty(n - 1, dtype=bool)
+    from_parent[is_line] = line_from == par[is_line]
+    from_parent[~is_line] = trafo_hv == par[~is_line]
+    ps, qs, losses = [], [], []
+    for sfx in phases:
+        lines = line_res.reindex(idx[is_line])
+        p = np.empty(n - 1)
+        q = np.empty(n - 1)
+        loss = np.empty(n - 1)
+        p[is_line] = lines[f"p{sfx}_from_mw"].to_numpy()
+        q[is_line] = lines[f"q{sfx}_from_mvar"].to_numpy()
+        loss[is_line] = lines[f"pl{sfx}_mw"].to_numpy()
+        total += float(line_res[f"pl{sfx}_mw"].sum())
+        if (~is_line).any():
+            trafos = trafo_res.reindex(idx[~is_line])
+            p[~is_line] = trafos[f"p{sfx}_hv_mw"].to_numpy()
+            q[~is_line] = trafos[f"q{sfx}_hv_mvar"].to_numpy()
+            # The transformer's no-load (iron) loss does not depend on the flows: it is not allocated
+            # to transactions, only its load-dependent (copper) part is.
+            iron = net.trafo.pfe_kw.reindex(idx[~is_line]).fillna(0.0).to_numpy() / 1000.0 / len(phases)  # type: ignore[attr-defined]
+            loss[~is_line] = trafos[f"pl{sfx}_mw"].to_numpy() - iron
+            total += float(trafo_res[f"pl{sfx}_mw"].sum())
+        ps.append(p)
+        qs.append(q)
+        losses.append(loss)
+    p_all, q_all = np.array(ps), np.array(qs)
+    # Lp_k of eq. (3.1): the branch's loss in proportion to phase k's squared real flow. With one
+    # phase this is loss P^2 / (P^2 + Q^2); with three, the phases' own losses are not used because
+    # pandapower's coupled (Kron-reduced) phases give per-phase losses that can be negative.
+    branch_loss = np.clip(np.sum(losses, axis=0), 0.0, None)
+    denom = np.sum(p_all * p_all + q_all * q_all, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_unit = np.where(denom > 1e-18, branch_loss / np.where(denom > 1e-18, denom, 1.0), 0.0)
+    for k in range(len(phases)):
+        r = per_unit * np.abs(p_all[k])
+        downstream = (p_all[k] > 0) == from_parent
+        rates[k, 1:] = np.where(downstream, r, -r)
+    return rates, total
+
+
+def feeder_loss_fractions(net: object, prosumer_buses: NDArray[np.int64], generation_kw: NDArray[np.float64],
+                          consumption_kw: NDArray[np.float64], slot_hours: float, power_factor: float = 0.95,
+                          three_phase: bool = False, phases: NDArray[np.int64] | None = None) -> FeederLosses:
+    """Loss fractions of N prosumers on a feeder (thesis section 3.2.2, eqs. 3.1-3.2).
+
+    For every slot t, the prosumers (replacing the feeder's own loads) draw ``consumption_kw``
+    at ``power_factor`` (lagging) and inject ``generation_kw`` at unity power factor on their
+    buses; pandapower solves the AC power flow (``runpp``, or ``runpp_3ph`` with each prosumer
+    on one phase, ``phases`` in {0, 1, 2}, when ``three_phase``). A transfer of real power from
+    bus a to bus b follows the feeder's unique path; on each branch it is allocated eq. (3.1)'s
+    (P_tr / JP) Lp, and eq. (3.2) sums the branches (on the phases it uses: a transfer between
+    phases goes up to the LV busbar on the sender's phase and down on the receiver's). Per unit
+    transferred that is a loss fraction F_t[a, b]; a negative total (a transfer that relieves
+    the feeder) counts as 0. The EDC is the external grid. The day's fraction weights the slots
+    by when the sender's energy flows: the sender's exports for a prosumer, the receiver's
+    imports for the EDC (docs/decisions.md). A transformer's no-load (iron) loss is not caused by
+    any transaction and is not allocated; ``physical_loss_kwh`` reports all losses.
+
+    The input net is not modified.
+    """
+    import copy
+    import time
+
+    import pandapower as pp
+
+    _quiet_pandapower()
+    start = time.perf_counter()
+    gen = np.asarray(generation_kw, dtype=float)
+    cons = np.asarray(consumption_kw, dtype=float)
+    pb = np.asarray(prosumer_buses, dtype=np.int64)
+    n, slots = gen.shape
+    if cons.shape != gen.shape or len(pb) != n:
+        raise ValueError("generation_kw and consumption_kw must be (prosumers, slots), prosumer_buses (prosumers,)")
+    tree = feeder_tree(net)
+    pos_of = {int(b): k for k, b in enumerate(tree.buses)}
+    missing = [int(b) for b in pb if int(b) not in pos_of]
+    if missing:
+        raise ValueError(f"buses {missing[:5]} are not connected to the external grid")
+    work = copy.deepcopy(net)
+    for table in ("load", "sgen", "asymmetric_load", "asymmetric_sgen", "storage", "gen"):
+        t = getattr(work, table, None)
+        if t is not None and len(t):
+            t["in_service"] = False
+    ph = np.zeros(n, dtype=np.int64) if phases is None else np.asarray(phases, dtype=np.int64)
+    tan = float(np.tan(np.arccos(power_factor)))
+    if three_phase:
+        load_idx = [pp.create_asymmetric_load(work, int(b)) for b in pb]
+    else:
+        load_idx = list(pp.create_loads(work, pb, p_mw=np.zeros(n), q_mvar=np.zeros(n)))
+    buses, bus_of = np.unique(pb, return_inverse=True)
+    b_count = len(buses)
+    # Root-path indicator of each distinct prosumer bus over the tree's branches (tree positions).
+    path = np.zeros((b_count, len(tree.buses)))
+    for k, bus in enumerate(buses):
+        v = int(bus)
+        while v != tree.root:
+            path[k, pos_of[v]] = 1.0
+            v = tree.parent[v]
+    lv_path = np.zeros(len(tree.buses))
+    v = tree.lv_bus
+    while v != tree.root:
+        lv_path[pos_of[v]] = 1.0
+        v = tree.parent[v]
+    bus_phase = np.zeros(b_count, dtype=np.int64)
+    for k in range(b_count):
+        bus_phase[k] = ph[np.flatnonzero(bus_of == k)[0]] if three_phase else 0
+    slot_f = np.zeros((slots, b_count + 1, b_count + 1))
+    slot_loss = np.zeros(slots)
+    for t in range(slots):
+        net_p = (cons[:, t] - gen[:, t]) / 1000.0          # MW drawn (negative: injected)
+        q = cons[:, t] * tan / 1000.0
+        if three_phase:
+            for p_name in ("a", "b", "c"):
+                work.asymmetric_load.loc[load_idx, f"p_{p_name}_mw"] = 0.0
+                work.asymmetric_load.loc[load_idx, f"q_{p_name}_mvar"] = 0.0
+            for k_ph, p_name in enumerate("abc"):
+                sel = ph == k_ph
+                idx = [load_idx[i] for i in np.flatnonzero(sel)]
+                work.asymmetric_load.loc[idx, f"p_{p_name}_mw"] = net_p[sel]
+                work.asymmetric_load.loc[idx, f"q_{p_name}_mvar"] = q[sel]
+            pp.runpp_3ph(work)
+        else:
+            work.load.loc[load_idx, "p_mw"] = net_p
+            work.load.loc[load_idx, "q_mvar"] = q
+            pp.runpp(work, numba=False, recycle={"trafo": False, "gen": False, "bus_pq": True})
+        rates, total_mw = _branch_rates(work, tree, three_phase)
+        slot_loss[t] = total_mw * 1000.0
+        # D[k, phase]: the signed loss per unit moved from the root down to bus k. Eq. (3.2) along the
+        # path a -> b (up to the common ancestor against D's direction, then down) telescopes: the
+        # shared branches cancel, leaving D[b] - D[a].
+        d = path @ rates.T                                   # (B, phases)
+        d_lv = lv_path @ rates.T                             # (phases,)
+        pa = bus_phase
+        f = np.zeros((b_count + 1, b_count + 1))
+        same = pa[:, None] == pa[None, :]
+        da, db = d[np.arange(b_count), pa], d[np.arange(b_count), pa]
+        f[:b_count, :b_count] = np.where(
+            same, db[None, :] - da[:, None],
+            # between phases: up to the LV busbar on the sender's phase, down on the receiver's
+            (db - d_lv[pa])[None, :] - (da - d_lv[pa])[:, None])
+        f[:b_count, b_count] = -da
+        f[b_count, :b_count] = db
+        np.fill_diagonal(f, 0.0)
+        slot_f[t] = np.clip(f, 0.0, None)
+    # Daily fractions: each sender's row weighted by when its energy flows.
+    exports = np.clip(gen - cons, 0.0, None)
+    imports = np.clip(cons - gen, 0.0, None)
+
+    def weights(x: NDArray[np.float64]) -> NDArray[np.float64]:
+        tot = x.sum(axis=1, keepdims=True)
+        return np.where(tot > 0, x / np.where(tot > 0, tot, 1.0), 1.0 / slots)
+
+    w_send = weights(exports)                                # (N, T)
+    w_recv = weights(imports)
+    rows = np.einsum("it,tib->ib", w_send, slot_f[:, bus_of, :])           # (N, B+1)
+    out = np.zeros((n + 1, n + 1))
+    out[:n, :n] = rows[:, bus_of]
+    out[:n, n] = rows[:, b_count]
+    out[n, :n] = np.einsum("jt,tj->j", w_recv, slot_f[:, b_count, bus_of])
+    same_prosumer = np.arange(n)
+    out[same_prosumer, same_prosumer] = 0.0
+    return FeederLosses(out, slot_f, buses, bus_of.astype(np.int64), float(slot_loss.sum() * slot_hours),
+                        slot_loss, three_phase, time.perf_counter() - start)
