@@ -283,9 +283,10 @@ class FeederLosses:
     slot_fractions: NDArray[np.float64]
     """(T, B+1, B+1) the same per slot between the B distinct prosumer buses and the EDC."""
     buses: NDArray[np.int64]
-    """(B,) the distinct pandapower buses with prosumers."""
+    """(B,) the pandapower bus of each node: the distinct prosumer buses (three-phase: the distinct
+    (bus, phase) pairs)."""
     bus_of: NDArray[np.int64]
-    """(N,) each prosumer's index into ``buses``."""
+    """(N,) each prosumer's node (index into ``buses``)."""
     physical_loss_kwh: float
     """Loss in the lines and the transformer over the day, from the power flows."""
     slot_loss_kw: NDArray[np.float64]
@@ -399,7 +400,11 @@ def feeder_loss_fractions(net: object, prosumer_buses: NDArray[np.int64], genera
         load_idx = [pp.create_asymmetric_load(work, int(b)) for b in pb]
     else:
         load_idx = list(pp.create_loads(work, pb, p_mw=np.zeros(n), q_mvar=np.zeros(n)))
-    buses, bus_of = np.unique(pb, return_inverse=True)
+    # Nodes: the distinct prosumer buses (with three phases: the distinct (bus, phase) pairs).
+    keys = pb * 3 + ph if three_phase else pb
+    uniq, bus_of = np.unique(keys, return_inverse=True)
+    buses = uniq // 3 if three_phase else uniq
+    bus_phase = uniq % 3 if three_phase else np.zeros(len(uniq), dtype=np.int64)
     b_count = len(buses)
     # Root-path indicator of each distinct prosumer bus over the tree's branches (tree positions).
     path = np.zeros((b_count, len(tree.buses)))
@@ -413,9 +418,6 @@ def feeder_loss_fractions(net: object, prosumer_buses: NDArray[np.int64], genera
     while v != tree.root:
         lv_path[pos_of[v]] = 1.0
         v = tree.parent[v]
-    bus_phase = np.zeros(b_count, dtype=np.int64)
-    for k in range(b_count):
-        bus_phase[k] = ph[np.flatnonzero(bus_of == k)[0]] if three_phase else 0
     slot_f = np.zeros((slots, b_count + 1, b_count + 1))
     slot_loss = np.zeros(slots)
     for t in range(slots):
