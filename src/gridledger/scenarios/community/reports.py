@@ -118,8 +118,8 @@ def day_inputs(profiles: str, config: CommunityConfig, rng: np.random.Generator,
 
         def forecast(t: int, r: np.random.Generator) -> CommunityInput:
             fc, dates = forecast_days(model, series, first + t, 1, customers)
-            return CommunityInput(np.clip(fc[:, 0, :, 1].sum(axis=1), 0, None),
-                                  np.clip(fc[:, 0, :, 0].sum(axis=1), 0, None), positions,
+            daily = np.clip(np.asarray(fc[:, 0], dtype=np.float64).sum(axis=1), 0.0, None)  # (N, 2)
+            return CommunityInput(daily[:, 1], daily[:, 0], positions,
                                   tuple(f"customer {c}, forecast for {dates[0]}" for c in customers))
 
         return forecast
