@@ -120,10 +120,11 @@ def scaling_figure(path: Path, table: dict[str, dict[str, dict[str, list[float]]
             row[1].plot(sizes, vals["optimum_savings_pct"], "^:", color=c, alpha=0.7, label=f"{dist.upper()} optimum")
             row[1].plot(sizes, vals["baseline_savings_pct"], "x--", color=c, alpha=0.5,
                         label=f"{dist.upper()} baseline")
-            row[2].plot(sizes, vals["seconds"], "o-", color=c, label=dist.upper())
+            row[2].plot(sizes, vals["formation_seconds"], "o-", color=c, label=f"{dist.upper()} formation")
+            row[2].plot(sizes, vals["seconds"], "s--", color=c, alpha=0.5, label=f"{dist.upper()} whole day")
         row[0].set_title(f"[{reading}] (a) energy traded among prosumers (%)")
         row[1].set_title(f"[{reading}] (b) loss saved vs acting alone (%)")
-        row[2].set_title(f"[{reading}] (c) execution time of a day (s)")
+        row[2].set_title(f"[{reading}] (c) execution time (s)")
         for ax in row:
             ax.set_xlabel("prosumers")
             ax.grid(alpha=0.3)
