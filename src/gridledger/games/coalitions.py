@@ -564,8 +564,3 @@ def stability_violations(result: FormationResult, oracle: Oracle, alone_loss_kwh
                          tol: float = 1e-6) -> list[Violation]:
     """The violations found by :func:`check_stability` (empty for a stable partition)."""
     return list(check_stability(result, oracle, alone_loss_kwh, tol).violations)
-
-
-def partition_from_groups(groups: Sequence[Sequence[int]]) -> tuple[Coalition, ...]:
-    """A canonical partition (sorted coalitions of sorted members)."""
-    return tuple(sorted(tuple(sorted(int(m) for m in g)) for g in groups))

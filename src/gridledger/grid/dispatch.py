@@ -653,54 +653,6 @@ def _leximin(model: _Model, x: NDArray[np.float64], col_dual: NDArray[np.float64
     return x, rounds
 
 
-class IncrementalDispatch:
-    """The uncapped dispatch LP of a coalition that grows one member at a time.
-
-    Adding a member adds its supply or demand row and its transfer columns to a HiGHS model
-    that keeps its basis, so each re-solve starts from the previous optimum (a few simplex
-    iterations instead of a fresh solve). Used to evaluate the prefix coalitions of a random
-    order when sampling Shapley values.
-    """
-
-    def __init__(self, balance_kwh: NDArray[np.float64], f: NDArray[np.float64]) -> None:
-        self.b = np.asarray(balance_kwh, dtype=float)
-        self.f = f
-        self.n = len(self.b)
-        self.h = new_highs()
-        self.row: dict[int, int] = {}
-        self.sellers: list[int] = []
-        self.buyers: list[int] = []
-        self.n_rows = 0
-        self.total = 0.0
-
-    def add(self, i: int) -> float:
-        """Add prosumer ``i``; returns the coalition's minimal total loss."""
-        b, f, n = self.b[i], self.f, self.n
-        if abs(b) <= BALANCE_TOL:
-            return self.total
-        r = self.n_rows
-        self.h.addRow(abs(b), abs(b), 0, np.array([], dtype=np.int32), np.array([], dtype=np.float64))
-        self.n_rows += 1
-        self.row[i] = r
-        if b > 0:
-            partners = self.buyers
-            costs = [f[i, n]] + [f[i, j] for j in partners]
-            self.sellers.append(i)
-        else:
-            partners = self.sellers
-            costs = [f[n, i]] + [f[s, i] for s in partners]
-            self.buyers.append(i)
-        m = len(costs)
-        starts = np.array([0] + [1 + 2 * k for k in range(m - 1)], dtype=np.int32)
-        index = [r] + [x for j in partners for x in (r, self.row[j])]
-        values = np.ones(len(index))
-        self.h.addCols(m, np.asarray(costs, dtype=float), np.zeros(m), np.full(m, highspy.kHighsInf), len(index),
-                       starts, np.asarray(index, dtype=np.int32), values)
-        self.h.run()
-        self.total = float(self.h.getInfo().objective_function_value)
-        return self.total
-
-
 class CoalitionLP:
     """The coalition oracle of the formation (``OptimizeLoss`` of Algorithm 3): the dispatch LP
     of eqs. (3.9)-(3.15) with the unique attribution, plus exact screens for the formation.

@@ -9,7 +9,6 @@ from scipy.optimize import linprog
 
 from gridledger.grid.dispatch import (
     EDC,
-    IncrementalDispatch,
     alone_losses,
     attributed_losses,
     proportional_split,
@@ -117,18 +116,6 @@ def test_variables_and_constraints_are_named():
     tx = res.transactions(f)
     assert {"from": 7, "to": 9, "energy_kwh": pytest.approx(3.0), "loss_kwh": pytest.approx(0.06)} in tx
     assert any(t["to"] == EDC for t in tx)
-
-
-def test_incremental_dispatch_matches_fresh_solves():
-    b, f = _instance(5, 15)
-    inc = IncrementalDispatch(b, f)
-    order = np.random.default_rng(0).permutation(15)
-    for k, i in enumerate(order, start=1):
-        total = inc.add(int(i))
-        members = np.sort(order[:k])
-        idx = np.append(members, 15)
-        fresh = solve_dispatch(members, b[members], f[np.ix_(idx, idx)], named=False)
-        assert total == pytest.approx(fresh.loss_kwh, rel=1e-9, abs=1e-12)
 
 
 def test_a_tie_is_broken_by_the_leximin_relative_attribution():
