@@ -151,6 +151,7 @@ def baseline_figure(path: Path, per: dict[str, dict[str, list[float]]]) -> None:
         b.set_title(f"[{reading}] (b) consumption met by neighbours' energy (%)")
         for ax in (a, b):
             ax.set_xlabel("draw")
+            ax.set_xticks(x)
             ax.legend(fontsize=7)
             ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
