@@ -450,7 +450,8 @@ def reproduce_fig311(config: CommunityConfig, seed: int, smoke: bool, out: Outpu
         cfg = replace(config, loss=replace(config.loss, reading=reading))
         rec: dict[str, list[float]] = {k: [] for k in ("savings_pct", "baseline_savings_pct", "optimum_savings_pct",
                                                        "local_consumption_pct", "baseline_local_consumption_pct",
-                                                       "optimum_local_consumption_pct", "loss_over_optimum")}
+                                                       "optimum_local_consumption_pct", "loss_over_optimum",
+                                                       "stable")}
         for child in np.random.SeedSequence(seed).spawn(draws):
             rng = np.random.default_rng(child)
             day = run_community_day(cfg, synthetic_input(cfg, rng), rng)
@@ -463,6 +464,7 @@ def reproduce_fig311(config: CommunityConfig, seed: int, smoke: bool, out: Outpu
             rec["baseline_local_consumption_pct"].append(100 * day.baseline_p2p_kwh / demand)
             rec["optimum_local_consumption_pct"].append(100 * day.optimum_p2p_kwh / demand)
             rec["loss_over_optimum"].append(day.loss_over_optimum)
+            rec["stable"].append(float(day.stability.stable) if day.stability is not None else float("nan"))
             advance(1)
         per[reading] = rec
     figs.baseline_figure(out.file("thesis_fig3_11.png"), per)
@@ -476,15 +478,15 @@ def reproduce_fig311(config: CommunityConfig, seed: int, smoke: bool, out: Outpu
              f"{draws} draws of {config.prosumers} prosumers ({config.distribution.upper()} profiles); the same draws "
              "under every reading.", "", "![comparison](thesis_fig3_11.png)", "",
              "| reading | coalitions save | baseline saves | optimum saves | loss / optimum | met by neighbours: "
-             "coalitions / baseline / optimum | advantage over the baseline | never below it |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "coalitions / baseline / optimum | advantage over the baseline | never below it | proved stable |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r, v in per.items():
         lines.append(f"| {r} ({READING_NAMES[r]}) | {np.mean(v['savings_pct']):.1f}% | "
                      f"{np.mean(v['baseline_savings_pct']):.1f}% | {np.mean(v['optimum_savings_pct']):.1f}% | "
                      f"{np.mean(v['loss_over_optimum']):.3f} | {np.mean(v['local_consumption_pct']):.1f}% / "
                      f"{np.mean(v['baseline_local_consumption_pct']):.1f}% / "
                      f"{np.mean(v['optimum_local_consumption_pct']):.1f}% | {adv[r]:+.1f} points | "
-                     f"{'yes' if never_worse[r] else 'NO'} |")
+                     f"{'yes' if never_worse[r] else 'NO'} | {int(np.nansum(v['stable']))} of {len(v['stable'])} |")
     lines += ["", "## The thesis's statement beside ours", "",
               "| thesis (section 3.4.6) | " + " | ".join(READINGS) + " |", "| --- |" + " --- |" * len(READINGS),
               "| energy savings higher than the baseline's by 6.5% on average | "
