@@ -53,8 +53,7 @@ def main() -> None:
     from gridledger.data.ev_nl import EV_SPECS_V2G, day_ahead_file, load_charging_stats, load_day_ahead, load_ev_models
     from gridledger.data.sources import CITYLEARN, EV_NL, shipped
     from gridledger.params import from_mapping
-    from gridledger.scenarios.community.inputs import homes_input
-    from gridledger.scenarios.community.reports import ausgrid_input, sample_path
+    from gridledger.scenarios.community.inputs import ausgrid_input, homes_input, sample_path
     from gridledger.scenarios.community.run import CommunityConfig, run_community_day
 
     console = Console(width=140)

@@ -13,8 +13,48 @@ def test_community_run_json():
     res = runner.invoke(app, ["community", "run", "--prosumers", "12", "--seed", "2", "--json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
-    assert data["prosumers"] == 12 and data["loss_model"] == "distance"
+    assert data["prosumers"] == 12 and data["loss_model"] == "distance" and data["loss_reading"] == "linear"
     assert 0 <= data["savings_pct"] <= 100
+    assert data["optimum_kwh"] <= data["loss_coalition_kwh"] + 1e-9
+    assert data["stability"]["stable"]
+
+
+def test_community_run_reading_option():
+    res = runner.invoke(app, ["community", "run", "--prosumers", "8", "--reading", "clipped", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["loss_reading"] == "clipped"
+    res = runner.invoke(app, ["community", "run", "--reading", "cubic"])
+    assert res.exit_code == 2
+
+
+def test_community_run_days(tmp_path):
+    res = runner.invoke(app, ["community", "run", "--prosumers", "8", "--days", "3", "--json", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["days"] == 3 and len(data["per_day"]) == 3
+    assert data["per_day"][1]["operator"] in data["per_day"][0]["miner"]
+    assert len(data["cumulative"]["payoffs"]) == 8
+    assert (tmp_path / "report.md").exists() and (tmp_path / "days.png").exists()
+    stored = json.loads((tmp_path / "results.json").read_text())
+    assert len(stored["day_results"]) == 3
+
+
+def test_community_run_days_from_the_data_file():
+    res = runner.invoke(app, ["community", "run", "--prosumers", "6", "--days", "2", "--profiles", "ausgrid",
+                              "--day", "3", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["days"] == 2
+    res = runner.invoke(app, ["community", "run", "--prosumers", "6", "--days", "2", "--profiles", "ausgrid",
+                              "--day", "100000"])
+    assert res.exit_code == 2 and "day: must be in" in res.stderr
+
+
+def test_community_run_days_bad_values_exit_2(tmp_path):
+    res = runner.invoke(app, ["community", "run", "--days", "0"])
+    assert res.exit_code == 2 and "days: must be an integer in [1, 3650]" in res.stderr
+    res = runner.invoke(app, ["community", "run", "--days", "2", "--chain", "--data-dir", str(tmp_path / "c")])
+    assert res.exit_code == 2 and "days:" in res.stderr
+    assert not (tmp_path / "c").exists()
 
 
 @pytest.mark.seed_sensitive

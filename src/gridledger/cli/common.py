@@ -90,6 +90,7 @@ class Distribution(StrEnum):
 class LossModel(StrEnum):
     distance = "distance"
     powerflow = "powerflow"
+    feeder = "feeder"
 
 
 class Profiles(StrEnum):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -35,31 +36,43 @@ app = typer.Typer(no_args_is_help=True, help="Prosumer community of the thesis (
 
 
 
+class Reading(StrEnum):
+    linear = "linear"
+    clipped = "clipped"
+    affine = "affine"
+
+
 @app.command("run")
 @user_errors
 def community_run(
     prosumers: Annotated[int, typer.Option("--prosumers", help="Number of prosumers.")] = 10,
     distribution: Annotated[Distribution, typer.Option("--distribution", help="Synthetic profiles.")] =
     Distribution.nde,
-    loss_model: Annotated[LossModel, typer.Option("--loss-model", help="Loss model.")] = LossModel.distance,
+    loss_model: Annotated[LossModel, typer.Option(
+        "--loss-model", help="distance (eq. 3.11); powerflow: AC power flow with eqs. (3.1)-(3.2) of the network "
+        "(IEEE 14-bus, or per slot on a feeder); feeder: the latter, on a feeder only.")] = LossModel.distance,
+    reading: Annotated[Reading, typer.Option(
+        "--reading", help="(distance) eq. (3.11) C x d, or the clipped / affine reading of 1.8%-5.6%.")] =
+    Reading.linear,
     profiles: Annotated[Profiles, typer.Option(
-        "--profiles", help="synthetic draws; daily totals from an Ausgrid-format file, measured CityLearn 2022 homes "
-        "or a simbench grid's standard profiles; or day-ahead LSTM forecasts.")] = Profiles.synthetic,
+        "--profiles", help="synthetic draws; an Ausgrid-format file, measured CityLearn 2022 homes or a simbench "
+        "grid's standard profiles; or day-ahead LSTM forecasts.")] = Profiles.synthetic,
     data: Annotated[Path | None, typer.Option(
         "--data", help="(ausgrid) CSV file, default the shipped synthetic sample; (citylearn) dataset directory, "
         "default $GRIDLEDGER_DATA or the shipped subset; (forecast) history: an Ausgrid file or a CityLearn "
         "directory, default synthetic.")] = None,
     day: Annotated[int | None, typer.Option(
-        "--day", help="Day index in the data (default: ausgrid most sellers; citylearn/simbench sellers closest to "
-        "half).")] = None,
+        "--day", help="(First) day index in the data (default for one day: ausgrid the most sellers, "
+        "citylearn/simbench the sellers closest to half; for several days: 0).")] = None,
+    days: Annotated[int, typer.Option("--days", help="Consecutive days; the miner of day t runs day t+1.")] = 1,
     network: Annotated[str, typer.Option(
-        "--network", help="ieee14 (the thesis's grid), ieee-eu-lv (IEEE European LV feeder) or a simbench LV grid "
-        "code such as 1-LV-rural1--0-sw (prosumers on its load buses; --profiles simbench: that grid's own "
-        "loads).")] = "ieee14",
+        "--network", help="ieee14 (the thesis's grid), ieee-eu-lv (IEEE European LV feeder, three-phase) or a "
+        "simbench LV grid code such as 1-LV-rural1--0-sw (prosumers on its loads; --profiles simbench: that grid's "
+        "own loads).")] = "ieee14",
     forecast_model: Annotated[Path | None, typer.Option(
         "--forecast-model", help="(--profiles forecast) a trained forecaster; default: train one.")] = None,
     price: Annotated[str, typer.Option(
-        "--price", help="config: price_per_kwh as configured (0.10); data: the day's mean tariff of the data "
+        "--price", help="config: price_per_kwh as configured (0.10); data: each day's mean tariff of the data "
         "(--profiles citylearn: CityLearn's time-of-use tariff, USD/kWh).")] = "config",
     chain: Annotated[bool, typer.Option(
         "--chain", help="Record the day on chain: EPOS staking, miner election, slashing, UPOS rewards.")] = False,
@@ -73,24 +86,64 @@ def community_run(
     json_: JsonOpt = False,
     out: OutOpt = None,
 ) -> None:
-    """One community day: PoEG scores, merge-and-split coalitions, miner election, Shapley rewards."""
+    """Community days: PoEG scores, coalitions to a stable partition, the optimum, miner election,
+    fee-funded Shapley rewards."""
     from gridledger.config import merge
-    from gridledger.params import from_mapping
-    from gridledger.scenarios.community.reports import day_report, ledger_lines, source_lines
-    from gridledger.scenarios.community.run import CommunityConfig, run_community_day
+    from gridledger.errors import ConfigError
+    from gridledger.params import check_int, from_mapping
+    from gridledger.scenarios.community.inputs import day_inputs
+    from gridledger.scenarios.community.reports import day_report, ledger_lines, series_report, source_lines
+    from gridledger.scenarios.community.run import CommunityConfig, run_community_day, run_community_days
 
+    check_int("days", days, ge=1, le=3650)
+    if chain and days > 1:
+        raise ConfigError("days", "--chain records one day; run it once per day (got --days "
+                                  f"{days})")
+    if price not in ("config", "data"):
+        raise ConfigError("--price", f"must be config or data (got {price!r})")
+    if price == "data" and profiles is not Profiles.citylearn:
+        raise ConfigError("--price", "data prices come with --profiles citylearn (CityLearn's tariff)")
     mapping = merge({"prosumers": prosumers, "distribution": distribution.value,
-                     "loss": {"model": loss_model.value}}, gather(config, set_ or []))
+                     "loss": {"model": loss_model.value, "reading": reading.value}}, gather(config, set_ or []))
     cfg = from_mapping(CommunityConfig, mapping)
+    if cfg.loss.model == "feeder" and network == "ieee14":
+        raise ConfigError("--loss-model", "feeder needs a feeder network (--network ieee-eu-lv or a simbench LV code)")
     ledger: dict | None = None
     if chain:
         from gridledger.ledger.deploy import StakingDeployment
 
         staking_params = from_mapping(StakingDeployment, {"slash_bps": slash_bps})
     rng = np.random.default_rng(seed)
-    inputs = community_inputs(cfg, rng, profiles, data, day, network, forecast_model, seed, not json_)
-    if price != "config":
-        cfg = day_price(cfg, price, profiles, data, inputs)
+    inputs_of = with_reporter(not json_, lambda reporter: day_inputs(
+        profiles.value, cfg, rng, days, data, day, forecast_model, network, reporter))
+    priced = (lambda inputs: day_price(cfg, data, inputs)) if price == "data" else None
+    if days > 1:
+        series = run_community_days(cfg, inputs_of, days, rng, day_config=priced)
+        if out is not None:
+            with output_dir(out) as od:
+                series_report(series, od, seed, f"Community: {cfg.prosumers} prosumers, {days} days")
+        data_json = series.to_json(days_in_full=False)
+        if json_:
+            typer.echo(dumps(data_json))
+            return
+        c = data_json["cumulative"]
+        table = Table(title=f"community of {cfg.prosumers} prosumers, {days} days ({data_json['loss_model']} losses, "
+                      f"network {data_json['network']})")
+        for col in ("day", "date", "run by", "coalitions", "saved", "loss / optimum", "miner", "stable"):
+            table.add_column(col, justify="right")
+        for t, d in enumerate(data_json["per_day"], start=1):
+            table.add_row(str(t), _date_of(d["profiles_source"]), f"P{d['operator']}", str(d["coalitions"]),
+                          f"{d['savings_pct']:.1f}%", f"{d['loss_over_optimum']:.4f}", str(d["miner"]),
+                          str(d["stable"]))
+        console.print(table)
+        console.print(f"profiles (day 1): {data_json['per_day'][0]['profiles_source']}")
+        console.print(f"total loss {c['loss_coalition_kwh']:.3f} kWh (alone {c['loss_alone_kwh']:.3f}, optimum "
+                      f"{c['optimum_kwh']:.3f}, baseline {c['baseline_loss_kwh']:.3f}); payoffs "
+                      f"{sum(c['payoffs']):.4f}")
+        return
+    inputs = inputs_of(0, rng)
+    if priced is not None:
+        cfg = priced(inputs)
     if chain:
         from gridledger.scenarios.community.chain import record_community_day
 
@@ -110,18 +163,26 @@ def community_run(
     if json_:
         typer.echo(dumps(data_json))
         return
-    table = Table(title=f"community of {cfg.prosumers} prosumers ({cfg.loss.model} losses, network "
+    table = Table(title=f"community of {cfg.prosumers} prosumers ({data_json['loss_model']} losses, network "
                   f"{data_json['network']})")
     table.add_column("quantity")
     table.add_column("value", justify="right")
     table.add_row("profiles", data_json["profiles_source"])
-    table.add_row("coalitions", str(data_json["partition"]))
-    table.add_row("loss alone / in coalitions (kWh)",
-                  f"{data_json['loss_alone_kwh']:.3f} / {data_json['loss_coalition_kwh']:.3f}")
-    table.add_row("loss saved", f"{data_json['savings_pct']:.1f}%")
-    table.add_row("energy traded in coalitions", f"{data_json['traded_in_coalitions_pct']:.1f}%")
+    table.add_row("coalitions", str(data_json["partition"]) if cfg.prosumers <= 30 else
+                  f"{len(data_json['partition'])} coalitions")
+    table.add_row("loss alone / in coalitions / optimum (kWh)",
+                  f"{data_json['loss_alone_kwh']:.3f} / {data_json['loss_coalition_kwh']:.3f} / "
+                  f"{data_json['optimum_kwh']:.3f}")
+    base = data_json["baseline_noncooperative"]["savings_pct"]
+    table.add_row("loss saved (optimum, baseline)", f"{data_json['savings_pct']:.1f}% "
+                  f"({data_json['optimum_savings_pct']:.1f}%, {base:.1f}%)")
+    table.add_row("formation's loss / optimum", f"{data_json['loss_over_optimum']:.4f}")
+    table.add_row("P2P share per prosumer / of the energy", f"{data_json['p2p_share_per_prosumer_pct']:.1f}% / "
+                  f"{data_json['p2p_share_of_energy_pct']:.1f}%")
+    if data_json["stability"] is not None:
+        table.add_row("stable (Definition 3, proved)", str(data_json["stability"]["stable"]))
     table.add_row("miner", str(data_json["miner"]))
-    table.add_row("mining reward (kWh)", f"{data_json['mining_reward']:.4f}")
+    table.add_row("mining reward, paid out of savings (kWh)", f"{data_json['mining_reward']:.4f}")
     table.add_row("seconds", f"{data_json['seconds']:.2f}")
     if ledger:
         table.add_row("on chain", f"round {ledger['round']}, miner {ledger['miner']}, {ledger['transactions']} "
@@ -129,59 +190,22 @@ def community_run(
     console.print(table)
 
 
-def community_inputs(cfg: CommunityConfig, rng: np.random.Generator, profiles: Profiles, data: Path | None,
-                     day: int | None, network: str, forecast_model: Path | None, seed: int, show: bool
-                     ) -> CommunityInput:
-    """The day's inputs for the chosen profiles and network (one place for every source)."""
-    from gridledger.errors import ConfigError
-    from gridledger.scenarios.community.inputs import IEEE14, citylearn_input, simbench_input
-    from gridledger.scenarios.community.reports import ausgrid_input
-    from gridledger.scenarios.community.run import CommunityInput, synthetic_input
-
-    if network != IEEE14 and profiles in (Profiles.synthetic, Profiles.ausgrid, Profiles.forecast):
-        raise ConfigError("--network", f"--profiles {profiles.value} runs on ieee14 only (give --profiles citylearn "
-                          "or simbench for a feeder)")
-    if profiles is Profiles.ausgrid:
-        return ausgrid_input(cfg, rng, data, day)
-    if profiles is Profiles.citylearn:
-        return citylearn_input(cfg, rng, data, day, network)
-    if profiles is Profiles.simbench:
-        if data is not None:
-            raise ConfigError("--data", "--profiles simbench reads its grid from the simbench package (no --data)")
-        from gridledger.data.networks import IEEE_EU_LV
-
-        if network == IEEE_EU_LV:
-            raise ConfigError("--network", "the IEEE European LV feeder has no profiles; give a simbench LV code")
-        return simbench_input(cfg, rng, "1-LV-rural1--0-sw" if network == IEEE14 else network, day)
-    if profiles is Profiles.forecast:
-        from gridledger.forecast.model import load
-        from gridledger.scenarios.forecast import day_ahead_profiles, load_series
-
-        model = None
-        if forecast_model is not None:
-            model_dir = forecast_model / "model" if (forecast_model / "model" / "forecaster.json").exists() \
-                else forecast_model
-            model = load(model_dir)
-        series = load_series(data, cfg.prosumers, 120, seed) if data is not None else None
-        prod, cons, note = with_reporter(show, lambda reporter: day_ahead_profiles(
-            cfg.prosumers, seed, model, series, reporter=reporter))
-        pos = rng.uniform(0, cfg.loss.area_km, size=(cfg.prosumers, 2))
-        return CommunityInput(prod, cons, pos, source=note)
-    return synthetic_input(cfg, rng)
+def _date_of(source: str) -> str:
+    """The day a profile source names ("..., day 3 = 2017-03-23; network ..." -> "2017-03-23")."""
+    head = source.split(";")[0]
+    if " = " in head:
+        return head.rsplit(" = ", 1)[-1]
+    if "forecast for " in head:
+        return head.split("forecast for ", 1)[1].split(" ", 1)[0] + " (forecast)"
+    return "-"
 
 
-def day_price(cfg: CommunityConfig, price: str, profiles: Profiles, data: Path | None, inputs: CommunityInput
-              ) -> CommunityConfig:
-    """``price_per_kwh`` from the data's tariff on the day (``--price data``)."""
+def day_price(cfg: CommunityConfig, data: Path | None, inputs: CommunityInput) -> CommunityConfig:
+    """``price_per_kwh`` from CityLearn's tariff on the day of ``inputs`` (``--price data``)."""
     from dataclasses import replace
 
-    from gridledger.errors import ConfigError
     from gridledger.scenarios.community.inputs import citylearn_day_price
 
-    if price != "data":
-        raise ConfigError("--price", f"must be config or data (got {price!r})")
-    if profiles is not Profiles.citylearn:
-        raise ConfigError("--price", "data prices come with --profiles citylearn (CityLearn's tariff)")
     date = inputs.labels[0].rsplit(", ", 1)[-1]
     value, _currency = citylearn_day_price(data, date)
     return replace(cfg, price_per_kwh=value)

@@ -9,18 +9,18 @@ load and PV profiles) and pandapower's IEEE European LV test feeder.
   standard profiles* (household H0, agricultural L1/L2, commercial G...), scaled to each load's
   rating, not measurements of those consumers.
 - :func:`ieee_eu_lv_feeder`: the IEEE European LV test feeder (906 LV buses, 55 single-phase
-  household loads) from ``pandapower.networks.ieee_european_lv_asymmetric``; its loads are
-  folded into balanced three-phase loads (sum of the phases) for the balanced power flow.
+  household loads) from ``pandapower.networks.ieee_european_lv_asymmetric``, as published: it
+  carries the zero-sequence data of a three-phase power flow, and each prosumer placed on it
+  takes the phase of the load it replaces.
 
-Coordinates: simbench gives longitude/latitude (projected here on a local plane), the IEEE
-feeder metres; both end up in km (:class:`gridledger.grid.feeders.Feeder`).
+Coordinates: simbench gives longitude/latitude (projected on a local plane), the IEEE feeder
+metres; both end up in km (:func:`gridledger.grid.feeders.bus_coordinates_km`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import logging
 import warnings
 from typing import Any
@@ -29,12 +29,11 @@ import numpy as np
 
 from gridledger.data.records import HomeSeries
 from gridledger.errors import ConfigError
-from gridledger.grid.feeders import Feeder
+from gridledger.grid.feeders import Feeder, feeder_from_net
 from gridledger.grid.highs import stdout_to_stderr
 
 IEEE_EU_LV = "ieee-eu-lv"
 IEEE_EU_LV_SCENARIOS = ("on_peak_566", "off_peak_1", "off_peak_1440")
-EARTH_RADIUS_KM = 6371.0
 SIMBENCH_SOURCE = ("simbench {code} (German LV benchmark grid with a year of representative standard load and PV "
                    "profiles, 2016, 15-minute; simbench.de, ODbL)")
 
@@ -60,31 +59,6 @@ def simbench_lv_codes() -> tuple[str, ...]:
         return tuple(c for c in simbench.collect_all_simbench_codes() if c.startswith("1-LV-"))
 
 
-def _geo_xy(net: Any) -> dict[int, tuple[float, float]]:
-    """Bus coordinates in km on a local plane (lon/lat degrees projected equirectangularly;
-    coordinates that are not degrees are taken as metres)."""
-    raw: dict[int, tuple[float, float]] = {}
-    col = net.bus["geo"] if "geo" in net.bus.columns else None
-    if col is not None:
-        for b, g in col.items():
-            if isinstance(g, str) and g:
-                try:
-                    x, y = json.loads(g)["coordinates"][:2]
-                except (ValueError, KeyError, TypeError):
-                    continue
-                raw[int(b)] = (float(x), float(y))
-    if not raw:
-        return {}
-    arr = np.array(list(raw.values()))
-    degrees = bool(np.all(np.abs(arr[:, 0]) <= 180) and np.all(np.abs(arr[:, 1]) <= 90))
-    if degrees:
-        lon0, lat0 = arr.mean(axis=0)
-        kx = np.deg2rad(1.0) * EARTH_RADIUS_KM * np.cos(np.deg2rad(lat0))
-        ky = np.deg2rad(1.0) * EARTH_RADIUS_KM
-        return {b: ((x - lon0) * kx, (y - lat0) * ky) for b, (x, y) in raw.items()}
-    return {b: (x / 1000.0, y / 1000.0) for b, (x, y) in raw.items()}
-
-
 def check_simbench_code(code: str) -> str:
     if code not in simbench_lv_codes():
         raise ConfigError("network", f"{code!r} is not a simbench LV grid code (for example 1-LV-rural1--0-sw, "
@@ -104,10 +78,7 @@ def _simbench_net(code: str) -> Any:
 def simbench_feeder(code: str = "1-LV-rural1--0-sw") -> Feeder:
     """A simbench LV grid as a :class:`Feeder` (loaded once per process)."""
     check_simbench_code(code)
-    net = _simbench_net(code)
-    slack = int(net.ext_grid.bus.iloc[0])
-    return Feeder(name=code, source=SIMBENCH_SOURCE.format(code=code), net=net,
-                  load_buses=tuple(int(b) for b in net.load.bus), bus_xy_km=_geo_xy(net), slack_bus=slack)
+    return feeder_from_net(_simbench_net(code), code, SIMBENCH_SOURCE.format(code=code))
 
 
 def simbench_profiles(feeder: Feeder) -> HomeSeries:
@@ -161,28 +132,19 @@ def _first_time(net: Any) -> dt.date:
 def _ieee_net(scenario: str) -> Any:
     _quiet()
     with stdout_to_stderr():
-        import pandapower as pp
         import pandapower.networks as pn
 
-        net = pn.ieee_european_lv_asymmetric(scenario)
-    # Balanced equivalent: each single-phase load becomes a three-phase load of the same total power.
-    for _, row in net.asymmetric_load.iterrows():
-        pp.create_load(net, int(row.bus), p_mw=float(row.p_a_mw + row.p_b_mw + row.p_c_mw),
-                       q_mvar=float(row.q_a_mvar + row.q_b_mvar + row.q_c_mvar), name=str(row["name"]))
-    net.asymmetric_load["in_service"] = False
-    return net
+        return pn.ieee_european_lv_asymmetric(scenario)
 
 
 def ieee_eu_lv_feeder(scenario: str = "on_peak_566") -> Feeder:
-    """pandapower's IEEE European LV test feeder (55 household loads) as a :class:`Feeder`."""
+    """pandapower's IEEE European LV test feeder (55 single-phase household loads, with the
+    zero-sequence data of its lines and transformer) as a three-phase :class:`Feeder`."""
     if scenario not in IEEE_EU_LV_SCENARIOS:
         raise ConfigError("scenario", f"must be one of {', '.join(IEEE_EU_LV_SCENARIOS)} (got {scenario!r})")
-    net = _ieee_net(scenario)
-    return Feeder(name=IEEE_EU_LV, source=("IEEE European LV test feeder (pandapower.networks."
-                                            f"ieee_european_lv_asymmetric, scenario {scenario}; single-phase loads "
-                                            "folded into balanced loads)"),
-                  net=net, load_buses=tuple(int(b) for b in net.load.bus), bus_xy_km=_geo_xy(net),
-                  slack_bus=int(net.ext_grid.bus.iloc[0]))
+    return feeder_from_net(_ieee_net(scenario), IEEE_EU_LV,
+                           "IEEE European LV test feeder (pandapower.networks.ieee_european_lv_asymmetric, scenario "
+                           f"{scenario}; single-phase loads, three-phase power flow)")
 
 
 def feeder_by_name(name: str) -> Feeder:

@@ -1,34 +1,53 @@
-"""Merge-and-split coalition formation (thesis section 3.3.1, Algorithm 3, Definitions 1-4,
-Lemma 1), generic over a coalition *oracle*.
+"""Coalition formation (thesis section 3.3.1, Algorithm 3, Definitions 1-4, Lemma 1), generic
+over a coalition *oracle*.
 
-The oracle is the coalition's optimisation, ``OptimizeLoss`` of Algorithm 3 (in gridledger:
-the dispatch LP of eqs. 3.9-3.15, wired in by :mod:`gridledger.scenarios.community.run`): given
-members and, for each, an upper bound on the loss it may be attributed (its loss acting alone:
-the individual rationality of eq. 3.10), it returns the loss-minimising allocation, or None if
-the bounds cannot all be met. A coalition's allocation is therefore a function of its members
-only. Prosumers prefer coalitions where their attributed loss is lower, i.e. their proof score
-(eq. 3.6) higher.
+The oracle is the coalition's optimisation, ``OptimizeLoss`` of Algorithm 3 (in gridledger the
+dispatch LP of eqs. 3.9-3.15, :class:`gridledger.grid.dispatch.CoalitionLP`): given members and,
+for each, an upper bound on the loss it may be attributed (its loss acting alone: the
+individual rationality of eq. 3.10), it returns the loss-minimising plan with a *unique*
+attribution of the loss to the members, or None if the bounds cannot all be met. A coalition's
+allocation is therefore a function of its members only (a hedonic game), and a prosumer prefers
+the coalition where its attributed loss is lower, i.e. its proof score (eq. 3.6) higher.
 
-Operations, each a Pareto improvement (Definition 2: every member of the coalitions involved
-loses no more than now, and the total loss falls, so somebody gains):
+Operations:
 
 - *initial pairs* (Algorithm 3, lines 8-18): a seller and a buyer nearer to each other than
-  either is to the EDC, nearest pairs first;
-- *merge* (Definition 4): two coalitions become one, best gain first;
-- *split*: a coalition becomes two (all bipartitions for coalitions up to ``split_exact_max``
-  members);
-- *move*: one prosumer leaves its coalition for another (a split then a merge).
+  either is to the EDC, nearest pairs first, each accepted if neither loses;
+- *merge* (Definition 4, Algorithm 3 line 26): two coalitions become one if nobody in them
+  loses and the total loss falls (best gain first; improving pairs are grouped and merged at
+  once when the group's union is itself a Pareto improvement);
+- *move* (Definition 3): a prosumer leaves its coalition for another one if it strictly gains
+  and nobody in the coalition it joins loses (its old coalition's members may lose: they have
+  no say, which is what "individually stable" means). Each prosumer, in id order, takes its
+  best such move; moves repeat until none is left.
+- *split* (Algorithm 3 line 27) is never a Pareto improvement here: a coalition's LP can run the
+  parts' plans side by side within the same individual-rationality caps, so its optimal total
+  is at most theirs, and its leximin attribution cannot be Pareto-dominated by another plan of
+  the same total. :func:`stability_violations` checks it exhaustively for small coalitions.
 
-The loop stops when a sweep of merges, splits and moves changes nothing; every accepted
-operation lowers the total loss by more than ``tol``, so it terminates, and the final
-partition admits no Pareto-improving merge, split (of small coalitions) or move: it is stable
-in the sense of Definition 3 (checked exhaustively by :func:`stability_violations`).
+Guarantees, each enforced by construction:
+
+- *Termination*: merges lower the number of coalitions and moves never raise it (moving alone
+  never gains, by the caps). While the number is constant the moves are a deterministic walk on
+  finitely many partitions; if it revisits one, the coalitions of the prosumers that moved in
+  that cycle are merged ("merge (cycle)"), which lowers the number. So the loop ends, at a
+  partition with no improving move and no Pareto-improving merge.
+- *Never worse than a reference plan* (``floor``: the non-cooperative baseline's trades): if the
+  final total exceeds the reference's, the coalitions joined by a reference trade are merged
+  ("merge (floor)"); each coalition can then run its members' reference trades, so the total is
+  at most the reference's. The loop then resumes; this too lowers the number of coalitions.
+
+Candidate screening (exact): an oracle may offer ``merge_candidates`` and ``join_candidates``,
+which exclude pairs by an LP-duality certificate (the two coalitions' optimal duals together
+are feasible for their union, so the union cannot lose less; or every transfer between a
+prosumer and a coalition has a positive reduced cost, so no optimal plan of the union trades
+between them). Without them every pair that can trade is evaluated.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +58,10 @@ from gridledger.params import check_int, check_number
 
 Coalition = tuple[int, ...]
 
+#: Improving merges that share a coalition are tried as one union only up to this many members
+#: (a larger union is rarely a Pareto improvement and costs a large LP); else the best pair merges.
+GROUP_MAX = 24
+
 
 @dataclass(frozen=True)
 class Allocation:
@@ -48,6 +71,9 @@ class Allocation:
     member_loss: NDArray[np.float64]
     total: float
     plan: Any = None
+    potential: NDArray[np.float64] | None = None
+    """Optimal dual price of each member's balance (for screening); None if unknown or if a
+    cap changes the optimum."""
 
 
 Oracle = Callable[[Coalition, "NDArray[np.float64] | None"], "Allocation | None"]
@@ -55,24 +81,36 @@ Oracle = Callable[[Coalition, "NDArray[np.float64] | None"], "Allocation | None"
 
 @dataclass(frozen=True)
 class FormationConfig:
-    """Settings of the merge-and-split loop."""
+    """Settings of the formation loop."""
 
-    tol: float = 1e-9
-    """Smallest loss reduction (kWh) that counts as an improvement."""
-    split_exact_max: int = 6
-    """Coalitions up to this size are tested against all their bipartitions."""
-    max_sweeps: int = 1000
-    """Safety bound on the number of merge-split-move sweeps."""
-    merge_neighbours: int = 8
-    """Merge passes first try each coalition with its nearest coalitions only (by the distance
-    between their closest members); when those give nothing, every pair is tried before the
-    merge phase ends, so the result does not depend on this speed-up. 0 = always every pair."""
+    tol: float = 1e-6
+    """Smallest loss change (kWh) that counts as a gain or a loss: 10x HiGHS's feasibility
+    tolerance (1e-7), so that solver noise never decides an operation."""
+    max_sweeps: int = 10_000
+    """Safety bound on the number of merge-move sweeps (termination is guaranteed anyway)."""
+    moves: bool = True
+    """Run Definition 3's moves to a fixed point (off: Algorithm 3's merges only)."""
+    merge_partners: int = 8
+    """Merge passes try each coalition with its most promising partners only (ranked by a
+    duality bound on what one transfer between them could save); 0 = every pair."""
+    merge_exhaustive_max: int = 150
+    """While there are at most this many coalitions, a merge phase ends only after every pair
+    (screened by duality) has been tried, so its result does not depend on the ranking."""
 
     def __post_init__(self) -> None:
-        check_number("tol", self.tol, gt=0)
-        check_int("split_exact_max", self.split_exact_max, ge=1, le=16)
+        check_number("tol", self.tol, gt=0, lt=1)
         check_int("max_sweeps", self.max_sweeps, ge=1)
-        check_int("merge_neighbours", self.merge_neighbours, ge=0)
+        check_int("merge_partners", self.merge_partners, ge=0)
+        check_int("merge_exhaustive_max", self.merge_exhaustive_max, ge=0)
+
+
+@dataclass(frozen=True)
+class Floor:
+    """A reference plan the formation must not do worse than (the non-cooperative baseline)."""
+
+    loss_kwh: float
+    edges: tuple[tuple[int, int], ...]
+    """Pairs of prosumers that trade with each other in the reference plan."""
 
 
 @dataclass(frozen=True)
@@ -93,12 +131,20 @@ class FormationResult:
     rounds: tuple[Round, ...]
     oracle_calls: int = 0
     operations: dict[str, int] = field(default_factory=dict)
+    merges_exhaustive: bool = True
+    """Whether the last merge phase tried every pair of coalitions (screened by duality), so that
+    no Pareto-improving merge is left (Definition 4); moves (Definition 3) are always exhaustive."""
+
+    @property
+    def total_loss(self) -> float:
+        return float(sum(a.total for a in self.allocations.values()))
 
 
-def initial_pairs(balance_kwh: NDArray[np.float64], dist_km: NDArray[np.float64]) -> list[Coalition]:
+def initial_pairs(balance_kwh: NDArray[np.float64], dist: NDArray[np.float64]) -> list[Coalition]:
     """Algorithm 3, lines 8-18: pair sellers and buyers nearer to each other than to the EDC.
 
-    Pairs are taken nearest first; ``dist_km`` is (N+1, N+1) with the EDC at index N.
+    Pairs are taken nearest first; ``dist`` is (N+1, N+1) with the EDC at index N (kilometres,
+    or any measure of electrical distance such as the loss fractions).
     """
     b = np.asarray(balance_kwh, dtype=float)
     n = len(b)
@@ -106,8 +152,8 @@ def initial_pairs(balance_kwh: NDArray[np.float64], dist_km: NDArray[np.float64]
     buyers = np.flatnonzero(b < 0)
     if len(sellers) == 0 or len(buyers) == 0:
         return []
-    d = dist_km[np.ix_(sellers, buyers)]
-    near = (d < dist_km[sellers, n][:, None]) & (d < dist_km[n, buyers][None, :])
+    d = dist[np.ix_(sellers, buyers)]
+    near = (d < dist[sellers, n][:, None]) & (d < dist[n, buyers][None, :])
     order = np.argsort(d, axis=None, kind="stable")
     used: set[int] = set()
     pairs: list[Coalition] = []
@@ -123,6 +169,10 @@ def initial_pairs(balance_kwh: NDArray[np.float64], dist_km: NDArray[np.float64]
     return pairs
 
 
+def _merged(*cs: Coalition) -> Coalition:
+    return tuple(sorted(m for c in cs for m in c))
+
+
 class _State:
     def __init__(self, alone_loss: NDArray[np.float64], balance: NDArray[np.float64], oracle: Oracle,
                  tol: float) -> None:
@@ -133,105 +183,104 @@ class _State:
         self.tol = tol
         self.calls = 0
         self.alloc: dict[Coalition, Allocation] = {}
+        self.of: dict[int, Coalition] = {}
         self._solved: dict[Coalition, Allocation | None] = {}
 
     def solve(self, members: Coalition) -> Allocation | None:
-        """The coalition's optimal allocation under individual rationality (cached)."""
+        """The coalition's allocation under individual rationality (cached: it depends on the members only)."""
         if members not in self._solved:
             self.calls += 1
             self._solved[members] = self.oracle(members, self.alone[list(members)])
         return self._solved[members]
 
+    def prefetch(self, coalitions: Sequence[Coalition]) -> None:
+        """Solve the uncached coalitions together if the oracle can (``solve_many``)."""
+        many = getattr(self.oracle, "solve_many", None)
+        todo = sorted({c for c in coalitions if c not in self._solved})
+        if many is None or len(todo) < 2:
+            return
+        self.calls += len(todo)
+        for c, res in zip(todo, many(todo, [self.alone[list(c)] for c in todo]), strict=True):
+            self._solved[c] = res
+
     def set(self, alloc: Allocation) -> None:
         self.alloc[alloc.members] = alloc
         self.loss[list(alloc.members)] = alloc.member_loss
+        for m in alloc.members:
+            self.of[m] = alloc.members
 
-    def total(self, c: Coalition) -> float:
-        return self.alloc[c].total
-
-    def has_seller(self, c: Coalition) -> bool:
-        return bool(np.any(self.balance[list(c)] > 0))
-
-    def has_buyer(self, c: Coalition) -> bool:
-        return bool(np.any(self.balance[list(c)] < 0))
+    def drop(self, *cs: Coalition) -> None:
+        for c in cs:
+            del self.alloc[c]
 
     def can_trade(self, a: Coalition, b: Coalition) -> bool:
-        return (self.has_seller(a) and self.has_buyer(b)) or (self.has_buyer(a) and self.has_seller(b))
+        ba, bb = self.balance[list(a)], self.balance[list(b)]
+        return bool((np.any(ba > 0) and np.any(bb < 0)) or (np.any(ba < 0) and np.any(bb > 0)))
 
-    def pareto(self, new: list[Allocation | None]) -> float:
-        """Gain (kWh) if the new allocations Pareto-improve on their members' current losses, else 0."""
-        if any(a is None for a in new):
+    def pareto_gain(self, new: Allocation | None) -> float:
+        """Gain (kWh) if ``new`` makes nobody among its members lose and lowers their total, else 0."""
+        if new is None:
             return 0.0
-        members = [m for a in new for m in a.members]  # type: ignore[union-attr]
-        new_loss = np.concatenate([a.member_loss for a in new])  # type: ignore[union-attr]
-        old_loss = self.loss[members]
-        if np.any(new_loss > old_loss + self.tol * (1 + np.abs(old_loss))):
+        old = self.loss[list(new.members)]
+        if np.any(new.member_loss > old + self.tol):
             return 0.0
-        gain = float(old_loss.sum() - new_loss.sum())
+        gain = float(old.sum() - new.member_loss.sum())
         return gain if gain > self.tol else 0.0
 
     def partition(self) -> tuple[Coalition, ...]:
-        return tuple(sorted(self.alloc, key=lambda c: (c[0], len(c))))
+        return tuple(sorted(self.alloc))
+
+    def total(self) -> float:
+        return float(sum(a.total for a in self.alloc.values()))
 
 
-def _merged(a: Coalition, b: Coalition) -> Coalition:
-    return tuple(sorted(a + b))
+def _merge_candidates(st: _State, coalitions: list[Coalition], limit: int = 0) -> set[tuple[int, int]]:
+    screen = getattr(st.oracle, "merge_candidates", None)
+    if screen is not None:
+        return set(screen([st.alloc[c] for c in coalitions], limit))
+    return {(a, b) for a, b in itertools.combinations(range(len(coalitions)), 2)
+            if st.can_trade(coalitions[a], coalitions[b])}
 
 
-def _near_pairs(st: _State, dist: NDArray[np.float64], k: int) -> set[frozenset]:
-    """Pairs (A, B) where B is among A's k nearest coalitions (closest members) or vice versa."""
-    coalitions = list(st.alloc)
-    m = len(coalitions)
-    if k <= 0 or m <= k + 1:
-        return {frozenset(p) for p in itertools.combinations(coalitions, 2)}
-    label = np.empty(len(st.loss), dtype=np.int64)
-    for c_idx, c in enumerate(coalitions):
-        label[list(c)] = c_idx
-    n = len(label)
-    d = dist[:n, :n]
-    # Closest-member distance between coalitions: min over member pairs.
-    by_row = np.full((n, m), np.inf)
-    for c_idx in range(m):
-        by_row[:, c_idx] = d[:, label == c_idx].min(axis=1)
-    cd = np.full((m, m), np.inf)
-    for c_idx in range(m):
-        cd[c_idx] = by_row[label == c_idx].min(axis=0)
-    np.fill_diagonal(cd, np.inf)
-    nearest = np.argsort(cd, axis=1)[:, :k]
-    return {frozenset((coalitions[a], coalitions[b])) for a in range(m) for b in nearest[a]}
+def _join_candidates(st: _State, coalitions: list[Coalition]) -> set[tuple[int, int]]:
+    screen = getattr(st.oracle, "join_candidates", None)
+    if screen is not None:
+        return set(screen([st.alloc[c] for c in coalitions], st.tol))
+    out = set()
+    for i in range(len(st.loss)):
+        for k, c in enumerate(coalitions):
+            if i not in c and st.can_trade((i,), c):
+                out.add((i, k))
+    return out
 
 
-def _merge_phase(st: _State, cache: dict[frozenset, tuple[float, Allocation | None]],
-                 dist: NDArray[np.float64], neighbours: int) -> list[str]:
-    """Merges in passes: evaluate the candidate pairs (cached), then apply the improving merges
-    in decreasing order of gain, each coalition at most once per pass; repeat until no pair at
-    all improves. A merge leaves every other pair's evaluation valid (caps are unchanged)."""
-    ops = []
-    restricted = neighbours > 0
+def _merge_phase(st: _State, partners: int, exhaustive_max: int) -> tuple[list[str], bool]:
+    """Pareto merges in passes: evaluate the screened pairs (each coalition with its ``partners``
+    best partners), apply the improving merges in decreasing order of gain, each coalition at
+    most once per pass; repeat until none improves. While there are at most ``exhaustive_max``
+    coalitions, a closing pass tries every screened pair. Returns (operations, whether the
+    final pass was exhaustive)."""
+    ops: list[str] = []
     while True:
-        allowed = _near_pairs(st, dist, neighbours) if restricted else None
+        coalitions = st.partition()
+        exhaustive = partners == 0 or len(coalitions) <= exhaustive_max
+        limit = partners
         candidates: list[tuple[float, Coalition, Coalition, Allocation]] = []
-        for a, b in itertools.combinations(list(st.alloc), 2):
-            key = frozenset((a, b))
-            if allowed is not None and key not in allowed and key not in cache:
-                continue
-            if key not in cache:
-                if not st.can_trade(a, b):
-                    cache[key] = (0.0, None)
-                else:
-                    res = st.solve(_merged(a, b))
-                    cache[key] = (st.pareto([res]), res)
-            gain, res = cache[key]
-            if res is not None and gain > st.tol:
-                candidates.append((gain, a, b, res))
+        while True:
+            pairs = sorted(_merge_candidates(st, list(coalitions), limit))
+            st.prefetch([_merged(coalitions[a], coalitions[b]) for a, b in pairs])
+            for a, b in pairs:
+                ca, cb = coalitions[a], coalitions[b]
+                res = st.solve(_merged(ca, cb))
+                gain = st.pareto_gain(res)
+                if res is not None and gain > 0:
+                    candidates.append((gain, ca, cb, res))
+            if candidates or not exhaustive or limit == 0:
+                break
+            limit = 0  # closing pass over every screened pair
         if not candidates:
-            if restricted:
-                restricted = False  # closing check over every pair
-                continue
-            return ops
-        restricted = neighbours > 0
-        # Group the improving pairs (best gain first): a coalition joins at most one group; a
-        # group merges at once if its union is a Pareto improvement, else only its best pair.
+            return ops, exhaustive
+        del limit
         candidates.sort(key=lambda t: (-t[0], t[1], t[2]))
         group_of: dict[Coalition, int] = {}
         groups: list[list[Coalition]] = []
@@ -248,152 +297,270 @@ def _merge_phase(st: _State, cache: dict[frozenset, tuple[float, Allocation | No
             elif gb is not None and ga is None:
                 group_of[a] = gb
                 groups[gb].append(a)
-        used: set[Coalition] = set()
         for members, pair_res in zip(groups, best_pair, strict=True):
-            res = pair_res if len(members) == 2 else st.solve(tuple(sorted(sum(members, ()))))
-            if res is None or st.pareto([res]) <= 0.0:
-                res = pair_res  # fall back to the group's best pair (a Pareto improvement)
+            union = _merged(*members)
+            res = st.solve(union) if len(members) > 2 and len(union) <= GROUP_MAX else None
+            if res is None or st.pareto_gain(res) <= 0.0:
+                res = pair_res  # the group's best pair alone (a Pareto improvement)
                 members = [c for c in members if set(c) <= set(res.members)]
-            used.update(members)
-            for c in members:
-                del st.alloc[c]
+            st.drop(*members)
             st.set(res)
             ops.append("merge " + " + ".join(str(list(c)) for c in members))
-        for key in [k for k in cache if any(c in used for c in k)]:
-            del cache[key]
 
 
-def _split_phase(st: _State, max_exact: int) -> list[str]:
-    ops = []
-    for s in list(st.alloc):
-        if s not in st.alloc or not 2 <= len(s) <= max_exact:
-            continue
-        rest = s[1:]
-        for r in range(0, len(rest)):
-            for combo in itertools.combinations(rest, r):
-                s1 = (s[0], *combo)
-                s2 = tuple(m for m in s if m not in s1)
-                if not s2:
-                    continue
-                a1, a2 = st.solve(s1), st.solve(s2)
-                if st.pareto([a1, a2]) <= 0.0:
-                    continue
-                del st.alloc[s]
-                st.set(a1)
-                st.set(a2)
-                ops.append(f"split {list(s)} -> {list(s1)} + {list(s2)}")
-                break
-            else:
-                continue
-            break
-    return ops
+def _move_gain(st: _State, i: int, dest: Coalition) -> tuple[float, Allocation] | None:
+    """(gain, new allocation) if ``i`` strictly gains by joining ``dest`` and nobody in ``dest`` loses."""
+    res = st.solve(_merged(dest, (i,)))
+    if res is None:
+        return None
+    pos = res.members.index(i)
+    gain = float(st.loss[i] - res.member_loss[pos])
+    if gain <= st.tol:
+        return None
+    others = np.delete(res.member_loss, pos)
+    if np.any(others > st.loss[list(dest)] + st.tol):
+        return None
+    return gain, res
 
 
 def _move_phase(st: _State) -> list[str]:
-    ops = []
-    changed = True
-    while changed:
-        changed = False
-        for s in list(st.alloc):
-            if len(s) < 2 or s not in st.alloc:
+    """Definition 3's moves to a fixed point: passes over the prosumers in id order, each taking its
+    best move; a cycle of partitions is merged (see the module's docstring)."""
+    ops: list[str] = []
+    seen: dict[tuple[Coalition, ...], int] = {st.partition(): 0}
+    history: list[tuple[int, Coalition, Coalition]] = []  # (mover, source, destination) per move
+    while True:
+        coalitions = st.partition()
+        by_mover: dict[int, list[Coalition]] = {}
+        for i, k in sorted(_join_candidates(st, list(coalitions))):
+            by_mover.setdefault(i, []).append(coalitions[k])
+        st.prefetch([_merged(d, (i,)) for i, ds in by_mover.items() for d in ds if i not in d])
+        moved = False
+        for i in sorted(by_mover):
+            best: tuple[float, Coalition, Allocation] | None = None
+            for dest in by_mover[i]:
+                if dest not in st.alloc or i in dest:
+                    continue  # changed earlier in this pass: the next pass looks again
+                found = _move_gain(st, i, dest)
+                if found is not None and (best is None or found[0] > best[0] + st.tol):
+                    best = (found[0], dest, found[1])
+            if best is None:
                 continue
-            for i in s:
-                seller = st.balance[i] > 0
-                rest = tuple(m for m in s if m != i)
-                for k in list(st.alloc):
-                    if k == s or (seller and not st.has_buyer(k)) or (not seller and not st.has_seller(k)):
-                        continue
-                    a_rest, a_join = st.solve(rest), st.solve(_merged(k, (i,)))
-                    if st.pareto([a_rest, a_join]) > 0.0:
-                        del st.alloc[s], st.alloc[k]
-                        st.set(a_rest)  # type: ignore[arg-type]
-                        st.set(a_join)  # type: ignore[arg-type]
-                        ops.append(f"move {i}: {list(s)} -> {list(k)}")
-                        changed = True
-                        break
-                if changed:
-                    break
-            if changed:
-                break
+            gain, dest, res = best
+            src = st.of[i]
+            rest = tuple(m for m in src if m != i)
+            st.drop(src, dest)
+            if rest:
+                rest_alloc = st.solve(rest)
+                assert rest_alloc is not None  # a subset of a feasible coalition stays feasible alone
+                st.set(rest_alloc)
+            st.set(res)
+            moved = True
+            ops.append(f"move {i}: {list(src)} -> {list(dest)} (gains {gain * 1000:.3f} Wh)")
+            history.append((i, src, dest))
+            part = st.partition()
+            if part in seen:
+                involved = {m for _, s_, d_ in history[seen[part]:] for m in (*s_, *d_)}
+                group = sorted({st.of[m] for m in involved})
+                merged = st.solve(_merged(*group))
+                assert merged is not None  # members' alone plans meet every cap
+                st.drop(*group)
+                st.set(merged)
+                ops.append("merge (cycle) " + " + ".join(str(list(c)) for c in group))
+                seen = {st.partition(): len(history)}
+            else:
+                seen[part] = len(history)
+        if not moved:
+            return ops
+
+
+def _floor_merge(st: _State, floor: Floor) -> list[str]:
+    """Join the coalitions linked by a reference trade (each can then run those trades)."""
+    parent = {c: c for c in st.alloc}
+
+    def find(c: Coalition) -> Coalition:
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    for i, j in floor.edges:
+        a, b = find(st.of[i]), find(st.of[j])
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    groups: dict[Coalition, list[Coalition]] = {}
+    for c in list(st.alloc):
+        groups.setdefault(find(c), []).append(c)
+    ops = []
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        res = st.solve(_merged(*group))
+        assert res is not None
+        st.drop(*group)
+        st.set(res)
+        ops.append("merge (floor) " + " + ".join(str(list(c)) for c in sorted(group)))
     return ops
 
 
 def form_coalitions(balance_kwh: NDArray[np.float64], alone_loss_kwh: NDArray[np.float64],
-                    dist_km: NDArray[np.float64], oracle: Oracle,
-                    config: FormationConfig | None = None) -> FormationResult:
-    """Algorithm 3 (coalition formation) for one time period."""
+                    dist: NDArray[np.float64], oracle: Oracle, config: FormationConfig | None = None,
+                    floor: Floor | None = None) -> FormationResult:
+    """Algorithm 3 (coalition formation) for one time period, to a Definition 3 fixed point."""
     cfg = config or FormationConfig()
     b = np.asarray(balance_kwh, dtype=float)
     n = len(b)
     st = _State(alone_loss_kwh, b, oracle, cfg.tol)
     for i in range(n):
-        st.alloc[(i,)] = Allocation((i,), st.loss[[i]].copy(), float(st.loss[i]))
+        single = st.solve((i,))
+        assert single is not None  # acting alone meets its own cap
+        st.set(single)
     rounds = [Round("singletons", st.partition(), st.loss.copy())]
-    counts = {"initial pairs": 0, "merge": 0, "split": 0, "move": 0}
+    counts = {"initial pairs": 0, "merge": 0, "move": 0, "merge (cycle)": 0, "merge (floor)": 0}
 
     ops = []
-    for pair in initial_pairs(b, dist_km):
+    for pair in initial_pairs(b, dist):
         res = st.solve(pair)
-        if st.pareto([res]) > 0.0 and res is not None:
-            for m in pair:
-                del st.alloc[(m,)]
+        if res is not None and st.pareto_gain(res) > 0.0:
+            st.drop(*[(m,) for m in pair])
             st.set(res)
             ops.append(f"pair {list(pair)}")
     counts["initial pairs"] = len(ops)
     rounds.append(Round("initial pairs", st.partition(), st.loss.copy(), tuple(ops)))
 
-    merge_cache: dict[frozenset, tuple[float, Allocation | None]] = {}
+    merges_exhaustive = True
     for sweep in range(1, cfg.max_sweeps + 1):
-        ops = _merge_phase(st, merge_cache, dist_km, cfg.merge_neighbours)
-        counts["merge"] += len(ops)
-        split_ops = _split_phase(st, cfg.split_exact_max)
-        counts["split"] += len(split_ops)
-        move_ops = _move_phase(st)
-        counts["move"] += len(move_ops)
-        all_ops = ops + split_ops + move_ops
-        rounds.append(Round(f"sweep {sweep}", st.partition(), st.loss.copy(), tuple(all_ops)))
+        all_ops, merges_exhaustive = _merge_phase(st, cfg.merge_partners, cfg.merge_exhaustive_max)
+        if cfg.moves:
+            all_ops += _move_phase(st)
+        if not all_ops and floor is not None and st.total() > floor.loss_kwh + st.tol:
+            all_ops = _floor_merge(st, floor)
+        for op in all_ops:
+            kind = op.split(" ")[0] if not op.startswith("merge (") else op[:op.index(")") + 1]
+            counts[kind] = counts.get(kind, 0) + 1
         if not all_ops:
             break
-        merge_cache = {k: v for k, v in merge_cache.items() if all(c in st.alloc for c in k)}
+        rounds.append(Round(f"sweep {sweep}", st.partition(), st.loss.copy(), tuple(all_ops)))
+    if sorted(m for c in st.alloc for m in c) != list(range(n)):
+        raise RuntimeError("formation lost or duplicated a prosumer")  # a bug, never a user error
     return FormationResult(partition=st.partition(), allocations=dict(st.alloc), member_loss=st.loss.copy(),
-                           rounds=tuple(rounds), oracle_calls=st.calls, operations=counts)
+                           rounds=tuple(rounds), oracle_calls=st.calls, operations=counts,
+                           merges_exhaustive=merges_exhaustive)
 
 
 @dataclass(frozen=True)
 class Violation:
-    prosumer: int
+    """An operation that would still improve on a partition."""
+
+    kind: str
+    """"move" (Definition 3), "alone", "merge" or "split" (Definition 4)."""
+    prosumer: int | None
     source: Coalition
     target: Coalition
     gain_kwh: float
 
 
-def stability_violations(result: FormationResult, oracle: Oracle, alone_loss_kwh: NDArray[np.float64],
-                         tol: float = 1e-9) -> list[Violation]:
-    """Every move of one prosumer to another coalition or to acting alone that is a Pareto
-    improvement for the prosumers involved (Definition 3; a prosumer alone moving into a
-    coalition is a merge); empty for a stable partition.
-    Exhaustive: every prosumer, every destination, allocations recomputed by ``oracle``."""
+@dataclass(frozen=True)
+class StabilityReport:
+    """What :func:`check_stability` examined and found."""
+
+    violations: tuple[Violation, ...]
+    moves_checked: int
+    """(prosumer, destination) pairs examined: solved, or excluded by a duality certificate."""
+    moves_solved: int
+    merges_checked: int
+    splits_checked: int
+    """Bipartitions evaluated (coalitions up to ``split_max`` members)."""
+    split_unchecked: tuple[Coalition, ...]
+    """Coalitions larger than ``split_max`` (covered by the superadditivity argument only)."""
+
+    @property
+    def stable(self) -> bool:
+        return not self.violations
+
+
+def check_stability(result: FormationResult, oracle: Oracle, alone_loss_kwh: NDArray[np.float64],
+                    tol: float = 1e-6, split_max: int = 10, merges: bool = True) -> StabilityReport:
+    """Prove (or refute) that a partition is stable.
+
+    - Definition 3, exhaustively: every prosumer, every other coalition and acting alone; the
+      destination's allocation is recomputed by ``oracle`` unless a duality certificate of the
+      oracle (``join_candidates``) shows that no optimal plan of the union trades with the mover.
+    - Definition 4's merge rule: every pair of coalitions (screened the same way).
+    - Splits: every bipartition of every coalition of at most ``split_max`` members
+      (2^(k-1) - 1 of them); larger coalitions are listed in ``split_unchecked``.
+    """
     alone = np.asarray(alone_loss_kwh, dtype=float)
     loss = result.member_loss
-    out: list[Violation] = []
     part = list(result.partition)
-
-    def solve(members: Coalition) -> Allocation | None:
-        return oracle(members, alone[list(members)]) if members else Allocation((), np.zeros(0), 0.0)
-
-    for s in part:
-        for i in s:
-            rest = tuple(m for m in s if m != i)
-            a_rest = solve(rest)
-            for k in [*part, ()]:
-                if k == s or (not rest and not k):
+    st = _State(alone, np.zeros(len(alone)), oracle, tol)
+    for c in part:
+        st.set(result.allocations[c])
+    st.balance = _balances(result, oracle, len(alone))
+    out: list[Violation] = []
+    for i in range(len(alone)):
+        if loss[i] > alone[i] + tol:
+            out.append(Violation("alone", i, st.of[i], (i,), float(loss[i] - alone[i])))
+    candidates = _join_candidates(st, part)
+    st.prefetch([_merged(part[k], (i,)) for i, k in candidates if i not in part[k]])
+    solved = 0
+    for i, k in sorted(candidates):
+        dest = part[k]
+        if i in dest:
+            continue
+        solved += 1
+        res = st.solve(_merged(dest, (i,)))
+        if res is None:
+            continue
+        pos = res.members.index(i)
+        gain = float(loss[i] - res.member_loss[pos])
+        others = [q for q in range(len(res.members)) if q != pos]
+        if gain > tol and not np.any(res.member_loss[others] > loss[list(dest)] + tol):
+            out.append(Violation("move", i, st.of[i], dest, gain))
+    moves_checked = len(alone) * (len(part) - 1)
+    merges_checked = 0
+    if merges:
+        pairs = sorted(_merge_candidates(st, part))
+        st.prefetch([_merged(part[a], part[b]) for a, b in pairs])
+        for a, b in pairs:
+            merges_checked += 1
+            res = st.solve(_merged(part[a], part[b]))
+            gain = st.pareto_gain(res)
+            if gain > 0:
+                out.append(Violation("merge", None, part[a], part[b], gain))
+    splits = 0
+    unchecked = []
+    for c in part:
+        if len(c) > split_max:
+            unchecked.append(c)
+            continue
+        rest = c[1:]
+        for r in range(len(rest)):
+            for combo in itertools.combinations(rest, r):
+                s1 = (c[0], *combo)
+                s2 = tuple(m for m in c if m not in s1)
+                if not s2:
                     continue
-                a_join = solve(tuple(sorted((*k, i))))
-                if a_rest is None or a_join is None:
+                splits += 1
+                a1, a2 = st.solve(s1), st.solve(s2)
+                if a1 is None or a2 is None:
                     continue
-                members = list(a_rest.members) + list(a_join.members)
-                new = np.concatenate([a_rest.member_loss, a_join.member_loss])
-                old = loss[members]
-                if np.all(new <= old + tol * (1 + np.abs(old))) and old.sum() - new.sum() > tol:
-                    out.append(Violation(i, s, k, float(old.sum() - new.sum())))
-    return out
+                new = np.concatenate([a1.member_loss, a2.member_loss])
+                old = loss[list(s1) + list(s2)]
+                gain = float(old.sum() - new.sum())
+                if np.all(new <= old + tol) and gain > tol:
+                    out.append(Violation("split", None, c, s1, gain))
+    return StabilityReport(tuple(out), moves_checked, solved, merges_checked, splits, tuple(unchecked))
+
+
+def _balances(result: FormationResult, oracle: Oracle, n: int) -> NDArray[np.float64]:
+    b = getattr(oracle, "balance", None)
+    if b is not None:
+        return np.asarray(b, dtype=float)
+    return np.zeros(n)
+
+
+def stability_violations(result: FormationResult, oracle: Oracle, alone_loss_kwh: NDArray[np.float64],
+                         tol: float = 1e-6) -> list[Violation]:
+    """The violations found by :func:`check_stability` (empty for a stable partition)."""
+    return list(check_stability(result, oracle, alone_loss_kwh, tol).violations)

@@ -57,35 +57,49 @@ class SampledShapley:
 
 
 OrderValues = Callable[[Sequence[Hashable]], Sequence[float]]
+BatchValue = Callable[[list[frozenset]], Sequence[float]]
 
 
 def shapley_sampled(players: Sequence[Hashable], value: Value, rng: np.random.Generator,
                     permutations: int = 2000, rel_tol: float = 0.0, min_permutations: int = 20,
-                    order_values: OrderValues | None = None) -> SampledShapley:
+                    order_values: OrderValues | None = None, batch_value: BatchValue | None = None,
+                    chunk: int = 20) -> SampledShapley:
     """Shapley values estimated from random orders, with standard errors.
 
     Orders come in antithetic pairs (an order and its reverse), which lowers the variance for
     the same cost. Sampling stops after ``permutations`` orders, or earlier (after at least
     ``min_permutations``) once every standard error is below ``rel_tol`` times the mean value
     v(N)/n. Each order's marginal contributions sum to v(N), so the estimates add up to v(N)
-    exactly; each member's estimate carries its standard error. ``order_values``, if given,
-    returns v of every prefix of an order at once (a game that can grow a coalition
-    incrementally evaluates orders much faster than subsets one by one).
+    exactly; each member's estimate carries its standard error. Faster evaluations, if given:
+    ``order_values`` returns v of every prefix of an order at once (a game that grows a
+    coalition incrementally), ``batch_value`` evaluates many coalitions in one call (orders are
+    then drawn ``chunk`` at a time and their new prefixes evaluated together).
     """
     v = _cached(value)
+    known: dict[frozenset, float] = {frozenset(): 0.0}
     n = len(players)
     idx = {p: k for k, p in enumerate(players)}
     rows: list[np.ndarray] = []
     scale = abs(v(frozenset(players))) / max(n, 1)
     while len(rows) < permutations:
-        first = rng.permutation(n)
-        for order in (first, first[::-1]):
-            if len(rows) >= permutations:
-                break
+        orders: list[np.ndarray] = []
+        while len(orders) < (chunk if batch_value is not None else 2) and len(rows) + len(orders) < permutations:
+            first = rng.permutation(n)
+            orders.append(first)
+            if len(rows) + len(orders) < permutations:
+                orders.append(first[::-1])
+        if batch_value is not None:
+            prefixes = {frozenset(players[k] for k in order[:m]) for order in orders for m in range(1, n + 1)}
+            todo = sorted((p for p in prefixes if p not in known), key=lambda p: sorted(map(str, p)))
+            known.update(zip(todo, (float(x) for x in batch_value(todo)), strict=True))
+        for order in orders:
             row = np.zeros(n)
-            if order_values is not None:
-                prefix = np.asarray(order_values([players[k] for k in order]), dtype=float)
+            if batch_value is not None:
+                prefix = [known[frozenset(players[k] for k in order[:m])] for m in range(1, n + 1)]
                 row[order] = np.diff(np.concatenate([[0.0], prefix]))
+            elif order_values is not None:
+                pref = np.asarray(order_values([players[k] for k in order]), dtype=float)
+                row[order] = np.diff(np.concatenate([[0.0], pref]))
             else:
                 current: frozenset = frozenset()
                 prev = 0.0

@@ -1,5 +1,6 @@
-"""AC power flow on the IEEE 14-bus network and per-transaction loss allocation
-(thesis section 3.2.2, eqs. 3.1-3.2).
+"""AC power flow on the IEEE 14-bus network and per-transaction loss allocation (thesis section
+3.2.2, eqs. 3.1-3.2). Real low-voltage feeders have their own per-slot allocation in
+:mod:`gridledger.grid.feeders`.
 
 pandapower (``pandapower.networks.case14``, ``runpp``) is the reference: it builds the bus
 admittance matrix and solves the power flow. Its solve takes ~0.1-0.6 s here, so gridledger

@@ -124,31 +124,6 @@ def prediction_json(fc: np.ndarray, dates: list[dt.date], customers: list[int | 
     return {"dates": [str(d) for d in dates], "synthetic_data": synthetic, "customers": out}
 
 
-def day_ahead_profiles(n: int, seed: int, model: Forecaster | None = None,
-                       data: SeriesData | AusgridData | None = None, history_days: int = 120,
-                       reporter: Reporter = SILENT) -> tuple[np.ndarray, np.ndarray, str]:
-    """Day-ahead daily production and consumption of n prosumers from the stacked LSTM (the
-    thesis's flow): train on the history (synthetic unless ``data`` is given) unless a model
-    is given, then forecast the day after the history. Returns (production, consumption, note)."""
-    if data is None:
-        data = synthetic_ausgrid(n, history_days, np.random.default_rng(seed), start=SYNTHETIC_START)
-    series = data if isinstance(data, SeriesData) else from_ausgrid(data)
-    if n > len(series.customers):
-        raise ConfigError("prosumers", f"the data has {len(series.customers)} customers (asked for {n})")
-    if model is None:
-        cfg = ForecastConfig(epochs=40, patience=8, lr=3e-3)
-        model, _ = train(series, cfg, seed, reporter=reporter)
-    elif model.slots != series.slots:
-        raise ConfigError("forecast_model", f"the model forecasts {model.slots} intervals a day; the data has "
-                          f"{series.slots}")
-    fc, dates = forecast_days(model, series, series.n_days, 1, list(series.customers[:n]))
-    kind = "SYNTHETIC " if series.synthetic else ""
-    note = (f"day-ahead LSTM forecast for {dates[0]} from {kind}history {series.dates[0]}..{series.dates[-1]}"
-            f" ({series.source or 'synthetic Ausgrid-format data'})")
-    day = fc[:, 0].astype(np.float64)
-    return day[:, :, 1].sum(axis=1), day[:, :, 0].sum(axis=1), note
-
-
 MODELS = ("lstm", "linear", "naive_yesterday", "naive_last_week")
 
 

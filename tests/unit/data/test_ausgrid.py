@@ -6,7 +6,7 @@ import pytest
 from gridledger.data.ausgrid import load_ausgrid, slot_labels, write_ausgrid
 from gridledger.data.synthetic import MEAN_CONSUMPTION_KWH, MEAN_GENERATION_KWH, synthetic_ausgrid
 from gridledger.errors import InputFileError
-from gridledger.scenarios.community.reports import sample_path
+from gridledger.scenarios.community.inputs import sample_path
 
 HEADER = "Customer,Postcode,Generator Capacity,Consumption Category,date," + ",".join(slot_labels()) + ",Row Quality"
 

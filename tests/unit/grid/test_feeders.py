@@ -1,5 +1,6 @@
-"""Distribution feeders: loss allocation by one adjoint solve, simbench and IEEE European LV grids,
-prosumers on load buses, a community day on a feeder."""
+"""Distribution feeders: the adjoint allocation against the IEEE 14-bus pairwise one and against
+the path sums of a radial feeder, simbench and IEEE European LV grids, prosumers on loads, loss
+fractions of a day."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from gridledger.grid.feeders import (
     bus_allocation_weights,
     feeder_community_grid,
     feeder_loss_fractions,
-    operating_point,
     place_prosumers,
+    prosumer_phases,
+    trafo_copper_loss_mw,
 )
 from gridledger.grid.powerflow import case14_loss_factors, case14_reference
 
@@ -63,23 +65,66 @@ def test_prosumers_sit_on_load_buses(rural):
     assert grid.dist_km[0, 13] == 0.0  # prosumers 0 and 13 share a bus
 
 
+def _operating_point(feeder, buses, load_kw, generation_kw):
+    """A solved copy of the feeder with only the prosumers' loads and generation (unity power factor)."""
+    import copy
+
+    import pandapower as pp
+
+    net = copy.deepcopy(feeder.net)
+    for table in ("load", "sgen", "asymmetric_load"):
+        if len(net[table]):
+            net[table]["in_service"] = False
+    pp.create_loads(net, buses, p_mw=(np.asarray(load_kw) - np.asarray(generation_kw)) / 1000, q_mvar=0.0)
+    pp.runpp(net, numba=False)
+    return net
+
+
 def test_feeder_loss_fractions(rural):
     n = 13
     buses = place_prosumers(rural, n)
-    cons = np.full(n, 24.0)  # 1 kW each
-    prod = np.where(np.arange(n) % 3 == 0, 48.0, 0.0)
-    f = feeder_loss_fractions(rural, buses, prod, cons)
+    cons = np.full(n, 1.0)  # kW, one slot of a day
+    prod = np.where(np.arange(n) % 3 == 0, 2.0, 0.0)
+    fl = feeder_loss_fractions(rural, buses, prod[:, None], cons[:, None], 24.0)
+    f = fl.fractions
+    assert not fl.three_phase and fl.allocation == "path"
     assert f.shape == (n + 1, n + 1) and np.all(f >= 0) and np.all(np.diag(f) == 0)
     assert f.max() < 0.05  # LV losses at a kW operating point are fractions of a percent
     assert f[:, n].sum() + f[n, :].sum() > 0  # the EDC is not free to reach
     # The series (I^2 R) loss the allocation splits is pandapower's loss on every line; the transformer's
-    # no-load (iron) loss, which no transfer changes, is left out: its series loss is below its total loss.
-    net = operating_point(rural, buses, cons / 24, prod / 24)
+    # no-load (iron) loss, which no transfer changes, is left out: its series loss is below its total loss,
+    # and it is the copper loss of its currents.
+    net = _operating_point(rural, buses, cons, prod)
     _, loss_mw = bus_allocation_weights(net)
     start, end = net._pd2ppc_lookups["branch"]["line"]
     np.testing.assert_allclose(loss_mw[start:end], net.res_line.pl_mw.to_numpy(), rtol=1e-6, atol=1e-12)
     t0, t1 = net._pd2ppc_lookups["branch"]["trafo"]
     assert 0 < loss_mw[t0:t1].sum() < net.res_trafo.pl_mw.sum()
+    copper = trafo_copper_loss_mw(net, net.trafo.index.to_numpy(), net.res_trafo.i_hv_ka.to_numpy(),
+                                  net.res_trafo.i_lv_ka.to_numpy())
+    np.testing.assert_allclose(copper, loss_mw[t0:t1], rtol=0.05)
+
+
+@pytest.mark.parametrize("feeder_name", ["rural", "ieee"])
+def test_path_sums_equal_the_adjoint_on_a_radial_feeder(rural, feeder_name):
+    """At one operating point eqs. (3.1)-(3.2) summed along each path (exact on a radial feeder) and the
+    adjoint's linearisation (used on meshed feeders) allocate the same, to a small fraction of a fraction."""
+    from gridledger.data.networks import ieee_eu_lv_feeder
+
+    feeder = rural if feeder_name == "rural" else ieee_eu_lv_feeder()
+    n = 10
+    buses = place_prosumers(feeder, n)
+    cons = np.linspace(0.5, 3.0, n)
+    prod = np.where(np.arange(n) % 2 == 0, 4.0, 0.0)
+    fl = feeder_loss_fractions(feeder, buses, prod[:, None], cons[:, None], 24.0, power_factor=1.0,
+                               three_phase=False)
+    g, _ = bus_allocation_weights(_operating_point(feeder, buses, cons, prod))
+    gv = np.array([g[int(b)] for b in fl.buses] + [0.0])
+    adjoint = np.clip(gv[:, None] - gv[None, :], 0.0, None)
+    np.fill_diagonal(adjoint, 0.0)
+    path = fl.slot_fractions[0]
+    assert path.max() > 1e-4
+    np.testing.assert_allclose(path, adjoint, atol=0.01 * path.max())
 
 
 def test_ieee_european_lv_feeder():
@@ -87,8 +132,14 @@ def test_ieee_european_lv_feeder():
 
     feeder = ieee_eu_lv_feeder()
     assert feeder.n_loads == 55 and len(feeder.bus_xy_km) == len(feeder.net.bus)
+    assert feeder.three_phase and feeder.load_phases is not None and set(feeder.load_phases) == {0, 1, 2}
     buses = place_prosumers(feeder, 10)
-    f = feeder_loss_fractions(feeder, buses, np.full(10, 10.0), np.full(10, 20.0))
+    phases = prosumer_phases(feeder, 10)
+    assert list(phases) == list(feeder.load_phases[:10])
+    fl = feeder_loss_fractions(feeder, buses, np.full((10, 1), 10.0 / 24), np.full((10, 1), 20.0 / 24), 24.0,
+                               phases=phases)
+    f = fl.fractions
+    assert fl.three_phase
     assert np.all(f >= 0) and f[:10, 10].max() == 0.0  # every prosumer imports: selling to the EDC relieves
     assert f[10, :10].min() > 0
 

@@ -3,54 +3,23 @@
 from __future__ import annotations
 
 import time
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from gridledger.data.ausgrid import load_ausgrid
 from gridledger.progress import SILENT, Reporter
 from gridledger.reporting import OutputDir, provenance
 from gridledger.scenarios.community import figures as figs
+from gridledger.scenarios.community.inputs import ausgrid_input
 from gridledger.scenarios.community.run import (
     CommunityConfig,
     CommunityDay,
     CommunityInput,
+    CommunitySeries,
     run_community_day,
     stability_profile,
     synthetic_input,
 )
-
-SAMPLE = "ausgrid_synthetic_sample.csv"
-
-
-def sample_path() -> Path:
-    """The shipped synthetic sample in the Ausgrid format."""
-    return Path(str(resources.files("gridledger.data").joinpath("samples").joinpath(SAMPLE)))
-
-
-def ausgrid_input(config: CommunityConfig, rng: np.random.Generator, path: str | Path | None = None,
-                  day_index: int | None = None) -> CommunityInput:
-    """Daily production/consumption of the first N customers of an Ausgrid-format file on one
-    day (the shipped synthetic sample by default; by default the day with the most sellers, as
-    the thesis's walk-through has both sellers and buyers); positions drawn in the area."""
-    from gridledger.errors import ConfigError
-
-    data = load_ausgrid(path or sample_path())
-    ids, dates, prod, cons = data.daily_totals()
-    n = config.prosumers
-    if day_index is None and dates:
-        day_index = int(np.argmax((prod[:n] > cons[:n]).sum(axis=0)))
-    day_index = day_index or 0
-    if n > len(ids):
-        raise ConfigError("prosumers", f"the file has {len(ids)} customers with common days (asked for {n})")
-    if not 0 <= day_index < len(dates):
-        raise ConfigError("day", f"must be in [0, {len(dates) - 1}] (days in the file)")
-    pos = rng.uniform(0, config.loss.area_km, size=(n, 2))
-    labels = tuple(f"customer {c}, {dates[day_index]:%d/%m/%Y}" for c in ids[:n])
-    source = f"{data.title}, day {day_index} = {dates[day_index]}"
-    return CommunityInput(prod[:n, day_index].copy(), cons[:n, day_index].copy(), pos, labels, source)
 
 
 def source_lines(inputs: CommunityInput) -> list[str]:
@@ -75,6 +44,44 @@ def _table_rows(day: CommunityDay) -> list[str]:
     return lines
 
 
+def outcome_lines(day: CommunityDay) -> list[str]:
+    """The outcome table of a day: losses against the optimum and the baseline, the proof."""
+    data = day.to_json()
+    st = data["stability"]
+    if st is None:
+        proof = "not checked"
+    else:
+        proof = (f"{'stable' if st['stable'] else 'NOT STABLE'}: {st['moves_checked']:,} (prosumer, destination) "
+                 f"moves examined, {st['moves_solved']:,} solved, the rest excluded by a duality certificate; "
+                 f"merges {'every pair' if st['merges_exhaustive'] else 'the ranked partners only'} "
+                 f"({st['merges_checked']:,} solved); {st['splits_checked']:,} bipartitions"
+                 + (f", {len(st['split_unchecked'])} coalitions above {day.config.split_check_max} members "
+                    "not split-checked" if st["split_unchecked"] else ""))
+    ops = ", ".join(f"{k} {v}" for k, v in day.formation.operations.items() if v) or "none"
+    return [
+        "| quantity | value |", "| --- | --- |",
+        f"| coalitions | {len(day.formation.partition)} (largest {max(len(c) for c in day.formation.partition)}) |",
+        f"| loss acting alone | {day.loss_alone_kwh:.3f} kWh |",
+        f"| loss in coalitions (formation) | {day.loss_coalition_kwh:.3f} kWh, saves {day.savings_pct:.1f}% |",
+        f"| grand-coalition optimum (the loss model's limit) | {day.optimum_kwh:.3f} kWh, saves "
+        f"{data['optimum_savings_pct']:.1f}% |",
+        f"| formation's loss / optimum | {day.loss_over_optimum:.4f} |",
+        f"| non-cooperative baseline | {day.baseline_loss_kwh:.3f} kWh, saves "
+        f"{data['baseline_noncooperative']['savings_pct']:.1f}% |",
+        f"| P2P share per prosumer (both sides: each P2P kWh counts for seller and buyer) | "
+        f"{day.p2p_share_per_prosumer_pct:.1f}% |",
+        f"| P2P share of the energy moved (one-sided: each P2P kWh once) | {day.p2p_share_of_energy_pct:.1f}% |",
+        f"| P2P energy, formation / optimum | {day.p2p_kwh:.2f} / {day.optimum_p2p_kwh:.2f} kWh |",
+        f"| operations | {ops} |",
+        f"| stability (Definition 3) | {proof} |",
+        f"| miner (WRS, eq. 3.16) | {data['miner']} |",
+        f"| mining reward M_r = delta x savings (eq. 3.23), paid by the members (Lemma 2) | "
+        f"{day.mining_reward_kwh:.4f} kWh |",
+        f"| formation time | {day.formation_seconds:.3f} s ({day.formation.oracle_calls} LP solves); day "
+        f"{day.seconds:.3f} s |",
+    ]
+
+
 def day_report(day: CommunityDay, out: OutputDir, seed: int, title: str, extra: list[str] | None = None,
                stability_of: int | None = None) -> dict[str, Any]:
     """results.json, Figs. 3.5-3.8 and report.md for one community day."""
@@ -88,32 +95,83 @@ def day_report(day: CommunityDay, out: OutputDir, seed: int, title: str, extra: 
     figs.stability_figure(out.file("stability.png"), stability_of, profile)
     data = day.to_json()
     results = {**provenance(seed), "config": _config_json(day.config), "day": data,
-               "stability": {"prosumer": stability_of, "places": profile}}
+               "stability_of": {"prosumer": stability_of, "places": profile}}
     out.write_json("results.json", results)
+    reading = f" ({day.config.loss.reading} reading)" if day.config.loss.model == "distance" else ""
     lines = [f"# {title}", "",
-             f"{day.config.prosumers} prosumers, loss model `{day.config.loss.model}`, seed {seed}.", "",
-             "## Merge-and-split iterations (thesis Table 3.2)", "", *_table_rows(day), "",
-             "## Outcome", "",
-             "| quantity | value |", "| --- | --- |",
-             f"| coalitions | {len(day.formation.partition)}: {[list(c) for c in day.formation.partition]} |",
-             f"| loss acting alone | {day.loss_alone_kwh:.3f} kWh |",
-             f"| loss in coalitions | {day.loss_coalition_kwh:.3f} kWh |",
-             f"| loss saved | {day.savings_pct:.1f}% |",
-             f"| energy traded inside coalitions | {day.traded_in_coalitions_pct:.1f}% |",
-             f"| non-cooperative baseline saves | {data['baseline_noncooperative']['savings_pct']:.1f}% |",
-             f"| miner (WRS, eq. 3.16) | {data['miner']} |",
-             f"| mining reward M_r = delta x savings (eq. 3.23) | {day.mining_reward_kwh:.4f} kWh |",
-             f"| formation time | {day.formation_seconds:.3f} s ({day.formation.oracle_calls} LP solves) |", "",
-             "![coalitions](coalitions.png)", "", "![losses](losses.png)", "", "![payoffs](payoffs.png)", "",
-             f"![stability of P{stability_of}](stability.png)", ""]
+             f"{day.config.prosumers} prosumers, network `{day.grid.network}`, loss model `{day.config.loss.model}`"
+             f"{reading}, seed {seed}.", ""]
+    fl = day.inputs.feeder
+    if fl is not None:
+        lines += [f"Loss fractions from {fl.slot_fractions.shape[0]} AC power flows of the feeder "
+                  f"({'three-phase, runpp_3ph' if fl.three_phase else 'balanced, runpp'}; eqs. 3.1-3.2 "
+                  f"{'along each transaction path' if fl.allocation == 'path' else 'by the adjoint solve'}), "
+                  f"{fl.seconds:.1f} s; physical loss of the day {fl.physical_loss_kwh:.3f} kWh (iron loss included, "
+                  f"not allocated); loss to the EDC {100 * fl.fractions[:-1, -1].min():.3f}%-"
+                  f"{100 * fl.fractions[:-1, -1].max():.3f}% per kWh, from the EDC "
+                  f"{100 * fl.fractions[-1, :-1].min():.3f}%-{100 * fl.fractions[-1, :-1].max():.3f}%.", ""]
+    if day.config.prosumers <= 30:
+        lines += ["## Merge-and-split iterations (thesis Table 3.2)", "", *_table_rows(day), ""]
+    lines += ["## Outcome", "", *outcome_lines(day), "",
+              "![coalitions](coalitions.png)", "", "![losses](losses.png)", "", "![payoffs](payoffs.png)", "",
+              f"![stability of P{stability_of}](stability.png)", ""]
     if day.miner:
-        lines += ["## Reward shares in the winning coalition (Shapley value, eq. 3.3)", "",
-                  "| prosumer | share of M_r | payoff |", "| --- | --- | --- |"]
+        r = day.reward
+        lines += ["## Mining reward (Lemma 2): fees out of savings, shared by Shapley value (eq. 3.3)", "",
+                  f"Every prosumer pays delta = {r.delta:g} of its saving; the {r.pool_kwh:.4f} kWh go to the "
+                  f"winning coalition {list(day.miner)}, shared by each member's Shapley value in the savings "
+                  "game v(T) = (T's loss acting alone) - (T's least loss), where a buyer's contribution counts as "
+                  f"much as a seller's. {len(r.transfers())} transfers (results.json, `reward.transfers`).", "",
+                  "| prosumer | role | saving (kWh) | fee paid (kWh) | Shapley value (kWh) | share of M_r | payoff |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
         for i in day.miner:
-            share = day.reward_shares_kwh[i] / day.mining_reward_kwh if day.mining_reward_kwh > 0 else 0.0
-            lines.append(f"| P{i} | {100 * share:.1f}% | {day.payoffs[i]:.4f} |")
+            role = "seller" if day.balance_kwh[i] > 0 else ("buyer" if day.balance_kwh[i] < 0 else "-")
+            share = r.shares_kwh[i] / r.pool_kwh if r.pool_kwh > 0 else 0.0
+            lines.append(f"| P{i} | {role} | {day.savings_kwh[i]:.4f} | {r.fees_kwh[i]:.4f} | {r.worth_kwh[i]:.4f} "
+                         f"| {100 * share:.1f}% | {day.payoffs[i]:.4f} |")
         lines.append("")
     lines += extra or []
+    out.write_text("report.md", "\n".join(lines) + "\n")
+    return results
+
+
+def series_report(series: CommunitySeries, out: OutputDir, seed: int, title: str) -> dict[str, Any]:
+    """results.json, a figure and report.md for a run of days."""
+    figs.series_figure(out.file("days.png"), series)
+    data = series.to_json()
+    results = {**provenance(seed), "config": _config_json(series.days[0].config), **data}
+    out.write_json("results.json", results)
+    c = data["cumulative"]
+    alone, loss, opt, base = c["loss_alone_kwh"], c["loss_coalition_kwh"], c["optimum_kwh"], c["baseline_loss_kwh"]
+    lines = [f"# {title}", "",
+             f"{data['prosumers']} prosumers, {data['days']} days; the miner elected on day t runs the formation "
+             "of day t+1 (thesis section 3.2.1). Network `" + data["network"] + "`, loss model `" + data["loss_model"]
+             + "`; profiles of day 1: " + data["per_day"][0]["profiles_source"] + ".", "", "![days](days.png)", "",
+             "| day | run by | coalitions | saved | optimum saves | loss / optimum | baseline saves | P2P per "
+             "prosumer | miner | M_r (kWh) | stable |", "| --- |" + " --- |" * 10]
+    for t, d in enumerate(series.days):
+        b = 100 * (d.loss_alone_kwh - d.baseline_loss_kwh) / d.loss_alone_kwh if d.loss_alone_kwh > 0 else 0.0
+        o = 100 * (d.loss_alone_kwh - d.optimum_kwh) / d.loss_alone_kwh if d.loss_alone_kwh > 0 else 0.0
+        lines.append(f"| {t + 1} | P{d.operator} | {len(d.formation.partition)} | {d.savings_pct:.1f}% | {o:.1f}% | "
+                     f"{d.loss_over_optimum:.4f} | {b:.1f}% | {d.p2p_share_per_prosumer_pct:.1f}% | "
+                     f"{list(d.miner) if d.miner else None} | {d.mining_reward_kwh:.4f} | "
+                     f"{d.stability.stable if d.stability else '-'} |")
+
+    def pct(x: float) -> float:
+        return 100 * (alone - x) / alone if alone > 0 else 0.0
+
+    lines += ["", "## Over all days", "", "| quantity | value |", "| --- | --- |",
+              f"| loss acting alone | {alone:.3f} kWh |",
+              f"| loss in coalitions | {loss:.3f} kWh (saves {pct(loss):.1f}%) |",
+              f"| grand-coalition optimum | {opt:.3f} kWh (saves {pct(opt):.1f}%); loss / optimum "
+              f"{loss / opt if opt > 0 else 1.0:.4f} |",
+              f"| non-cooperative baseline | {base:.3f} kWh (saves {pct(base):.1f}%) |",
+              f"| payoffs, total | {sum(c['payoffs']):.4f} (= p_t x savings: the reward is a transfer) |", "",
+              "| prosumer | payoff | EPOS (proof scores credited) | UPOS (savings - fees + rewards, kWh) | "
+              "rewards received | fees paid |", "| --- | --- | --- | --- | --- | --- |"]
+    for i in range(data["prosumers"]):
+        lines.append(f"| P{i} | {c['payoffs'][i]:.4f} | {c['epos_kwh'][i]:.3f} | {c['upos_kwh'][i]:.4f} | "
+                     f"{c['mining_rewards_received_kwh'][i]:.4f} | {c['fees_paid_kwh'][i]:.4f} |")
     out.write_text("report.md", "\n".join(lines) + "\n")
     return results
 
@@ -124,8 +182,6 @@ def _config_json(cfg: CommunityConfig) -> dict[str, Any]:
     return to_mapping(cfg)
 
 
-
-
 def thesis_table32_lines(source: str) -> list[str]:
     """The thesis's Table 3.2 beside a day whose profiles come from ``source`` (one line)."""
     return [
@@ -134,13 +190,19 @@ def thesis_table32_lines(source: str) -> list[str]:
         "operations to four coalitions, [[0, 7, 1], [2, 8, 5, 6], [3, 9], [4]], with coalition proof scores "
         "[1.07, 7.68, 2.84, 0]; the winner receives M_r = 10% of 5.68 kWh of savings, shared by Shapley value "
         f"(P5 52%, P8 15%). Our prosumers' profiles come from {source}, with random positions, so the partition "
-        "differs; what must hold, and is checked on every run, is: every prosumer's final proof score >= its "
-        "singleton score, energy balance per prosumer and coalition, and no prosumer able to move for a better score "
-        "without hurting another (stability).",
+        "differs. What must hold, and is checked on every run: every prosumer's final proof score >= its singleton "
+        "score; energy balance per prosumer and coalition; the coalitions' loss between the grand-coalition optimum "
+        "and the non-cooperative baseline; no prosumer able to move to another coalition (or alone) and strictly "
+        "gain without a member of that coalition losing (Definition 3, proved exhaustively); the reward paid out of "
+        "the members' savings (Lemma 2), so that payoffs add up to the savings' value.",
     ]
 
 
 THESIS_TABLE_32 = thesis_table32_lines("the *synthetic* Ausgrid-format sample")
+
+READINGS = ("linear", "clipped", "affine")
+READING_NAMES = {"linear": "eq. (3.11): C x d", "clipped": "clip(C x d, 1.8%, 5.6%)",
+                 "affine": "1.8% + 3.8% x d / diagonal"}
 
 
 def reproduce_table32(config: CommunityConfig, seed: int, smoke: bool, out: OutputDir,
@@ -158,94 +220,202 @@ def reproduce_table32(config: CommunityConfig, seed: int, smoke: bool, out: Outp
                       THESIS_TABLE_32)
 
 
+def _draw_row(day: CommunityDay, seconds: float) -> list[float]:
+    d = day.to_json()
+    return [day.p2p_share_per_prosumer_pct, day.p2p_share_of_energy_pct, day.savings_pct, d["optimum_savings_pct"],
+            d["baseline_noncooperative"]["savings_pct"], day.loss_over_optimum, seconds,
+            float(day.stability.stable) if day.stability is not None else float("nan"), day.formation_seconds]
+
+
+FIG39_COLUMNS = ("p2p_share_per_prosumer_pct", "p2p_share_of_energy_pct", "savings_pct", "optimum_savings_pct",
+                 "baseline_savings_pct", "loss_over_optimum", "seconds", "stable", "formation_seconds")
+
+
 def reproduce_fig39(config: CommunityConfig, seed: int, smoke: bool, out: OutputDir,
                     reporter: Reporter = SILENT) -> dict[str, Any]:
-    """Fig. 3.9: 10-50 prosumers under NDE/UDE/LDE: share traded inside coalitions, savings, time."""
+    """Fig. 3.9 under the three readings of the loss model: 10-50 prosumers, NDE/UDE/LDE profiles,
+    10 draws each: P2P shares, savings (formation, optimum, baseline), time."""
     from dataclasses import replace
 
     sizes = [10, 20] if smoke else [10, 20, 30, 40, 50]
     draws = 2 if smoke else 10
     dists = ["nde", "ude", "lde"]
-    advance = reporter.task("thesis Fig. 3.9: scaling", len(sizes) * len(dists) * draws)
-    table: dict[str, dict[str, list[float]]] = {}
+    advance = reporter.task("thesis Fig. 3.9: three loss readings", len(READINGS) * len(sizes) * len(dists) * draws)
+    table: dict[str, dict[str, dict[str, list[float]]]] = {}
     raw: dict[str, Any] = {}
-    seeds = np.random.SeedSequence(seed).spawn(len(dists) * len(sizes))
-    for a, dist in enumerate(dists):
-        table[dist] = {"traded_in_coalitions_pct": [], "savings_pct": [], "seconds": []}
-        for b, n in enumerate(sizes):
-            cfg = replace(config, prosumers=n, distribution=dist)
-            vals = []
-            for child in seeds[a * len(sizes) + b].spawn(draws):
-                rng = np.random.default_rng(child)
-                t = time.perf_counter()
-                day = run_community_day(cfg, synthetic_input(cfg, rng), rng)
-                vals.append((day.traded_in_coalitions_pct, day.savings_pct, time.perf_counter() - t))
-                advance(1)
-            arr = np.array(vals)
-            table[dist]["traded_in_coalitions_pct"].append(float(arr[:, 0].mean()))
-            table[dist]["savings_pct"].append(float(arr[:, 1].mean()))
-            table[dist]["seconds"].append(float(arr[:, 2].mean()))
-            raw[f"{dist}-{n}"] = arr.tolist()
+    for reading in READINGS:
+        table[reading] = {}
+        # The same profiles and positions under every reading: one seed per (distribution, size).
+        seeds = np.random.SeedSequence(seed).spawn(len(dists) * len(sizes))
+        for a, dist in enumerate(dists):
+            table[reading][dist] = {k: [] for k in FIG39_COLUMNS}
+            for b, n in enumerate(sizes):
+                cfg = replace(config, prosumers=n, distribution=dist, loss=replace(config.loss, reading=reading))
+                rows = []
+                for child in seeds[a * len(sizes) + b].spawn(draws):
+                    rng = np.random.default_rng(child)
+                    t = time.perf_counter()
+                    day = run_community_day(cfg, synthetic_input(cfg, rng), rng)
+                    rows.append(_draw_row(day, time.perf_counter() - t))
+                    advance(1)
+                arr = np.array(rows)
+                for k, col in enumerate(FIG39_COLUMNS):
+                    table[reading][dist][col].append(float(arr[:, k].mean()))
+                raw[f"{reading}-{dist}-{n}"] = arr.tolist()
     figs.scaling_figure(out.file("thesis_fig3_9.png"), table, sizes)
     results = {"experiment": "thesis-fig3.9", "smoke": smoke, **provenance(seed), "sizes": sizes, "draws": draws,
-               "mean": table, "per_draw": raw}
+               "readings": list(READINGS), "columns": list(FIG39_COLUMNS), "mean": table, "per_draw": raw}
     out.write_json("results.json", results)
-    traded = np.mean([v for d in table.values() for v in d["traded_in_coalitions_pct"]])
-    lines = ["# Thesis Fig. 3.9: communities of 10-50 prosumers", "",
+
+    def avg(reading: str, col: str, k: int | None = None) -> float:
+        vals = [table[reading][d][col] for d in dists]
+        return float(np.mean([v[k] for v in vals]) if k is not None else np.mean(vals))
+
+    lines = ["# Thesis Fig. 3.9: communities of 10-50 prosumers under three readings of the loss model", "",
              f"{draws} draws per cell; daily profiles from normal (NDE), uniform (UDE) and log-normal (LDE) "
-             "distributions with the Ausgrid means (12.41 / 7.45 kWh, sd 8.0).", "",
-             "![scaling](thesis_fig3_9.png)", "",
-             "| prosumers | " + " | ".join(f"{d.upper()} traded % / saved % / s" for d in dists) + " |",
-             "| --- |" + " --- |" * len(dists)]
-    for k, n in enumerate(sizes):
-        lines.append(f"| {n} | " + " | ".join(
-            f"{table[d]['traded_in_coalitions_pct'][k]:.1f} / {table[d]['savings_pct'][k]:.1f} / "
-            f"{table[d]['seconds'][k]:.2f}" for d in dists) + " |")
-    s_first = np.mean([table[d]["savings_pct"][0] for d in dists])
-    s_last = np.mean([table[d]["savings_pct"][-1] for d in dists])
-    lines += ["", "## The thesis's statements beside ours", "", "| thesis (section 3.4.4) | ours |", "| --- | --- |",
-              f"| about 47% of the energy is traded inside coalitions | {traded:.1f}% on average |",
-              f"| savings rise from 22.5% (10 prosumers) to 38% (50) | {s_first:.1f}% ({sizes[0]}) to {s_last:.1f}% "
-              f"({sizes[-1]}) |",
-              "| execution time grows linearly with the number of prosumers | see panel (c) |", "",
-              "Our share traded inside coalitions counts prosumer-to-prosumer energy over all energy traded (P2P "
-              "plus EDC); with mean consumption above mean generation it is bounded by the community's surplus."]
+             "distributions with the Ausgrid means (12.41 / 7.45 kWh, sd 8.0), prosumers uniform in 20 km x 20 km "
+             "with the EDC in the middle; the same draws under every reading. Readings of the thesis's loss: "
+             + "; ".join(f"**{r}** {READING_NAMES[r]}" for r in READINGS) + " (C = 5.6% / diagonal = 0.198%/km).",
+             "", "![scaling](thesis_fig3_9.png)", ""]
+    for reading in READINGS:
+        lines += [f"## {reading}: {READING_NAMES[reading]}", "",
+                  "| prosumers | " + " | ".join(f"{d.upper()}: P2P per prosumer / one-sided / saved / optimum / "
+                                                 "baseline / loss:optimum / formation s / day s" for d in dists)
+                  + " |",
+                  "| --- |" + " --- |" * len(dists)]
+        for k, n in enumerate(sizes):
+            cells = []
+            for d in dists:
+                v = table[reading][d]
+                cells.append(f"{v['p2p_share_per_prosumer_pct'][k]:.1f} / {v['p2p_share_of_energy_pct'][k]:.1f} / "
+                             f"{v['savings_pct'][k]:.1f} / {v['optimum_savings_pct'][k]:.1f} / "
+                             f"{v['baseline_savings_pct'][k]:.1f} / {v['loss_over_optimum'][k]:.3f} / "
+                             f"{v['formation_seconds'][k]:.2f} / {v['seconds'][k]:.2f}")
+            lines.append(f"| {n} | " + " | ".join(cells) + " |")
+        lines.append("")
+    stable = all(np.all(np.array(v)[:, FIG39_COLUMNS.index("stable")] == 1) for v in raw.values())
+    lines += ["## The thesis's statements beside ours", "",
+              "| thesis (section 3.4.4) | " + " | ".join(READINGS) + " |", "| --- |" + " --- |" * len(READINGS),
+              "| about 47% of each network's energy is traded among prosumers | "
+              + " | ".join(f"{avg(r, 'p2p_share_per_prosumer_pct'):.1f}% per prosumer (both sides), "
+                           f"{avg(r, 'p2p_share_of_energy_pct'):.1f}% one-sided" for r in READINGS) + " |",
+              f"| savings 22.5% at 10 prosumers (ours: {sizes[0]}) | " + " | ".join(f"{avg(r, 'savings_pct', 0):.1f}%"
+                                                             for r in READINGS) + " |",
+              f"| savings 38% at 50 prosumers (ours: {sizes[-1]}) | " + " | ".join(f"{avg(r, 'savings_pct', -1):.1f}% "
+                                                              f"(optimum {avg(r, 'optimum_savings_pct', -1):.1f}%)"
+                                                              for r in READINGS) + " |",
+              "| UDE trades the most inside coalitions | "
+              + " | ".join(max(dists, key=lambda d, r=r: np.mean(table[r][d]['p2p_share_per_prosumer_pct'])).upper()
+                           + " trades the most" for r in READINGS) + " |",
+              "| execution time grows linearly with the number of prosumers | "
+              + " | ".join(f"formation {avg(r, 'formation_seconds', 0):.2f} s to "
+                           f"{avg(r, 'formation_seconds', -1):.2f} s (day {avg(r, 'seconds', 0):.2f} s to "
+                           f"{avg(r, 'seconds', -1):.2f} s)" for r in READINGS)
+              + " |",
+              "", f"Every final partition was proved stable (Definition 3): {'yes' if stable else 'NO'}. "
+              "Formation's loss / the grand-coalition optimum, mean over all cells: "
+              + ", ".join(f"{r} {avg(r, 'loss_over_optimum'):.3f}" for r in READINGS) + ".", "",
+              "## Why our numbers differ from the thesis's", "",
+              "- *The loss model.* The thesis states both eq. (3.11) (a transfer loses X C d) and a range of 1.8%-5.6% "
+              "(section 3.4) without saying how they combine. The readings differ by how much a near neighbour "
+              "saves over the EDC: under eq. (3.11) a neighbour 1 km away loses 0.2%, against up to 2.8% + 2.8% "
+              "for the round trip through the EDC; the clipped reading charges every transfer shorter than about "
+              "9 km the 1.8% floor, so near neighbours save little and prosumers near the EDC nothing; the affine "
+              "reading adds the 1.8% floor to every transfer. Measured mean savings over all cells: "
+              + ", ".join(f"{r} {avg(r, 'savings_pct'):.1f}%" for r in READINGS) + ".",
+              "- *Profiles and positions.* The thesis's 20-50-prosumer networks draw daily energies with the "
+              "Ausgrid means and sd (as ours do) but it does not give positions, so ours are uniform in the "
+              "area; its 10-prosumer network used LSTM forecasts of real homes.",
+              "- *The P2P share.* The thesis's 47% is read here as a share per prosumer, each P2P kWh counting for "
+              "its seller and its buyer (2 P2P / (2 P2P + EDC)); the one-sided share (P2P / all energy moved) is "
+              "shown beside it. The P2P volume is the same under every reading, and for the baseline and the "
+              "optimum too: under each reading a direct transfer costs less than the round trip through the EDC "
+              "(the triangle inequality; the clipped floor is below half the cap), so every kWh of surplus that "
+              "meets a deficit is traded between prosumers, min(total surplus, total deficit). The readings and the "
+              "mechanisms differ in who trades with whom, which is what the savings measure. The share therefore "
+              "depends on the profiles only (the thesis's daily means and sd), not on the mechanism.",
+              "- *Time.* The formation's time is reported apart from the day's: the day adds the grand-coalition "
+              "optimum, the exhaustive stability proof and the Shapley shares, which for a winning coalition of "
+              "more than 10 members are sampled (up to 400 orders, each prefix an LP) and dominate the day.",
+              "- *Machine.* The thesis ran Python on a 3.2 GHz Xeon with Gurobi; ours is HiGHS on a shared 2-core "
+              "machine, so seconds compare only within this report.",
+              "- *Nothing here is tuned to the thesis's numbers*: C, the floor and the cap are the thesis's "
+              "values, the profiles its statistics."]
     out.write_text("report.md", "\n".join(lines) + "\n")
     return results
 
 
 def reproduce_fig311(config: CommunityConfig, seed: int, smoke: bool, out: OutputDir,
                      reporter: Reporter = SILENT) -> dict[str, Any]:
-    """Fig. 3.11: savings and local consumption, coalitions vs the non-cooperative baseline (20 draws)."""
+    """Fig. 3.11 under the three readings: 20 draws, coalitions vs the non-cooperative baseline
+    (savings and consumption met by neighbours), with the grand-coalition optimum."""
+    from dataclasses import replace
+
     draws = 4 if smoke else 20
-    advance = reporter.task("thesis Fig. 3.11: vs baseline", draws)
-    ours, base, local_ours, local_base = [], [], [], []
-    for child in np.random.SeedSequence(seed).spawn(draws):
-        rng = np.random.default_rng(child)
-        day = run_community_day(config, synthetic_input(config, rng), rng)
-        ours.append(day.savings_pct)
-        b = day.to_json()["baseline_noncooperative"]
-        base.append(b["savings_pct"])
-        demand = float(day.inputs.consumption_kwh.sum())
-        local_ours.append(100 * day.p2p_kwh / demand)
-        local_base.append(100 * b["p2p_kwh"] / demand)
-        advance(1)
-    figs.baseline_figure(out.file("thesis_fig3_11.png"), ours, base, local_ours, local_base)
-    diff = float(np.mean(np.array(ours) - np.array(base)))
+    advance = reporter.task("thesis Fig. 3.11: vs baseline, three readings", draws * len(READINGS))
+    per: dict[str, dict[str, list[float]]] = {}
+    for reading in READINGS:
+        cfg = replace(config, loss=replace(config.loss, reading=reading))
+        rec: dict[str, list[float]] = {k: [] for k in ("savings_pct", "baseline_savings_pct", "optimum_savings_pct",
+                                                       "local_consumption_pct", "baseline_local_consumption_pct",
+                                                       "optimum_local_consumption_pct", "loss_over_optimum",
+                                                       "stable")}
+        for child in np.random.SeedSequence(seed).spawn(draws):
+            rng = np.random.default_rng(child)
+            day = run_community_day(cfg, synthetic_input(cfg, rng), rng)
+            d = day.to_json()
+            demand = float(day.inputs.consumption_kwh.sum())
+            rec["savings_pct"].append(day.savings_pct)
+            rec["baseline_savings_pct"].append(d["baseline_noncooperative"]["savings_pct"])
+            rec["optimum_savings_pct"].append(d["optimum_savings_pct"])
+            rec["local_consumption_pct"].append(100 * day.p2p_kwh / demand)
+            rec["baseline_local_consumption_pct"].append(100 * day.baseline_p2p_kwh / demand)
+            rec["optimum_local_consumption_pct"].append(100 * day.optimum_p2p_kwh / demand)
+            rec["loss_over_optimum"].append(day.loss_over_optimum)
+            rec["stable"].append(float(day.stability.stable) if day.stability is not None else float("nan"))
+            advance(1)
+        per[reading] = rec
+    figs.baseline_figure(out.file("thesis_fig3_11.png"), per)
+    adv = {r: float(np.mean(np.array(v["savings_pct"]) - np.array(v["baseline_savings_pct"]))) for r, v in per.items()}
+    never_worse = {r: bool(np.all(np.array(v["savings_pct"]) >= np.array(v["baseline_savings_pct"]) - 1e-9))
+                   for r, v in per.items()}
     results = {"experiment": "thesis-fig3.11", "smoke": smoke, **provenance(seed), "prosumers": config.prosumers,
-               "savings_pct": ours, "baseline_savings_pct": base, "local_consumption_pct": local_ours,
-               "baseline_local_consumption_pct": local_base, "mean_advantage_pct_points": diff}
+               "draws": draws, "readings": per, "mean_advantage_pct_points": adv, "never_below_baseline": never_worse}
     out.write_json("results.json", results)
-    lines = ["# Thesis Fig. 3.11: coalitions vs non-cooperative trading", "",
-             f"{draws} draws of {config.prosumers} prosumers ({config.distribution.upper()} profiles).", "",
-             "![comparison](thesis_fig3_11.png)", "",
-             "| | coalitions (ours) | non-cooperative baseline |", "| --- | --- | --- |",
-             f"| mean loss saved vs acting alone | {np.mean(ours):.1f}% | {np.mean(base):.1f}% |",
-             f"| mean consumption met by neighbours | {np.mean(local_ours):.1f}% | {np.mean(local_base):.1f}% |", "",
-             "## The thesis's statement beside ours", "", "| thesis (section 3.4.6) | ours |", "| --- | --- |",
-             f"| energy savings higher than the baseline's by 6.5% on average | {diff:+.1f} percentage points |",
-             "", "The baseline is our model of the thesis's reference [7]: buyers, in random order, buy from the "
-             "seller that loses them the least energy, if that beats the EDC (docs/decisions.md)."]
+    lines = ["# Thesis Fig. 3.11: coalitions vs non-cooperative trading, three readings of the loss model", "",
+             f"{draws} draws of {config.prosumers} prosumers ({config.distribution.upper()} profiles); the same draws "
+             "under every reading.", "", "![comparison](thesis_fig3_11.png)", "",
+             "| reading | coalitions save | baseline saves | optimum saves | loss / optimum | met by neighbours: "
+             "coalitions / baseline / optimum | advantage over the baseline | never below it | proved stable |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r, v in per.items():
+        lines.append(f"| {r} ({READING_NAMES[r]}) | {np.mean(v['savings_pct']):.1f}% | "
+                     f"{np.mean(v['baseline_savings_pct']):.1f}% | {np.mean(v['optimum_savings_pct']):.1f}% | "
+                     f"{np.mean(v['loss_over_optimum']):.3f} | {np.mean(v['local_consumption_pct']):.1f}% / "
+                     f"{np.mean(v['baseline_local_consumption_pct']):.1f}% / "
+                     f"{np.mean(v['optimum_local_consumption_pct']):.1f}% | {adv[r]:+.1f} points | "
+                     f"{'yes' if never_worse[r] else 'NO'} | {int(np.nansum(v['stable']))} of {len(v['stable'])} |")
+    lines += ["", "## The thesis's statement beside ours", "",
+              "| thesis (section 3.4.6) | " + " | ".join(READINGS) + " |", "| --- |" + " --- |" * len(READINGS),
+              "| energy savings higher than the baseline's by 6.5% on average | "
+              + " | ".join(f"{adv[r]:+.1f} percentage points" for r in READINGS) + " |",
+              "| a higher share of consumption met by neighbours with cooperation | "
+              + " | ".join(f"{np.mean(per[r]['local_consumption_pct']):.1f}% vs "
+                           f"{np.mean(per[r]['baseline_local_consumption_pct']):.1f}%" for r in READINGS) + " |",
+              "", "## Why our numbers differ from the thesis's", "",
+              "- *The baseline.* The thesis compares with its reference [7] without giving an algorithm; ours: "
+              "buyers, in random order, buy from the seller that leaves them the least loss, if that beats the EDC "
+              "for both sides (docs/decisions.md). A stronger or weaker baseline moves the advantage directly.",
+              "- *The loss model* (see thesis-fig3.9): the clipped reading's floor makes every short transfer cost "
+              "the same, which leaves little for cooperation to improve on over greedy trading.",
+              "- *Consumption met by neighbours* is the same for the coalitions, the baseline and the optimum: under "
+              "every reading a direct transfer beats the round trip through the EDC for both sides, so all three "
+              "trade min(total surplus, total deficit) between prosumers; they differ in who trades with whom. The "
+              "thesis's Fig. 3.11(b) shows more local consumption with cooperation; our model gives none.",
+              "- *A floor, by construction.* The formation never ends above the baseline's loss: the coalitions "
+              "joined by a baseline trade are merged if needed (docs/decisions.md); so the advantage is never "
+              "negative, whereas the thesis reports it varying widely between iterations.",
+              "- *Nothing here is tuned to the thesis's numbers.*"]
     out.write_text("report.md", "\n".join(lines) + "\n")
     return results
 
