@@ -30,8 +30,9 @@ Robust by design (docs/decisions.md, "DMA-UBRL"): nothing is scaled to a particu
 - *Stages decided by each agent from its own statistics.* A prosumer ends a round at a price
   once its policy there is pure, and refines or settles. A price learner quotes uniformly
   while its prosumers learn (warm-up) and ends the warm-up once every price on its grid has
-  paid it the same reward ``stable_visits`` times running (its prosumers have settled: their
-  answers no longer change); it then learns its price with a fresh WoLF-PHC learner whose
+  paid it the same reward, with the same demands asked for (its state s_e^t of the paper),
+  ``stable_visits`` times running (its prosumers have settled: their answers no longer change;
+  the demands matter because rationing makes the reward constant while they still move); it then learns its price with a fresh WoLF-PHC learner whose
   Q-values start from those rewards, and refines once its policy is pure. No agent reads
   another's tables.
 - *Several peaks.* With clipped demands the leader's utility can have several local maxima;
@@ -79,7 +80,7 @@ class DMAUBRLConfig:
     """Demands on each prosumer's grid, per offered price."""
     purity: float = 0.95
     """A policy counts as settled when its most probable action has at least this probability."""
-    round_purity: float = 0.5
+    round_purity: float = 0.3
     """A prosumer refines its grid at a price once its most probable demand there has at least
     this probability (it settles, once pinned, only at ``purity``)."""
     explore_start: float = 0.5
@@ -87,13 +88,17 @@ class DMAUBRLConfig:
     explore_visits: int = 50
     """Visits of a price over which that probability decays linearly to 0 in each round."""
     stable_visits: int = 10
-    """A price learner ends its warm-up once every price on its grid has paid it the same reward
-    this many times running."""
+    """A price learner ends its warm-up once every price on its grid has paid it the same reward,
+    with the same demands asked for, this many times running."""
+    rationed_visits: int = 1_000
+    """(Supply-limited market) ... or where it had to ration supply at each of its last this many
+    visits of that price while the total asked for did not shrink (pro rata rationing gives the
+    prosumers no resting point there, and the server sells all of S whatever they ask)."""
     warmup_max: int = 200_000
     """Most slots of one warm-up; a warm-up stopped here marks the result not converged."""
-    price_tol: float = 1e-5
+    price_tol: float = 1e-4
     """A price learner pins its price once the bracket around it is narrower than this (relative)."""
-    demand_tol: float = 1e-7
+    demand_tol: float = 1e-6
     """A prosumer settles once the bracket around its demand is narrower than this (relative) ..."""
     demand_tol_abs: float = 1e-9
     """... or than this fraction of its range x_max - x_min (a demand on or near 0)."""
@@ -127,6 +132,7 @@ class DMAUBRLConfig:
         check_number("explore_start", self.explore_start, ge=0, le=1)
         check_int("explore_visits", self.explore_visits, ge=0, le=100_000_000)
         check_int("stable_visits", self.stable_visits, ge=1, le=100_000)
+        check_int("rationed_visits", self.rationed_visits, ge=1, le=1_000_000_000)
         check_int("warmup_max", self.warmup_max, ge=1, le=1_000_000_000)
         check_number("price_tol", self.price_tol, gt=0, lt=1)
         check_number("demand_tol", self.demand_tol, gt=0, lt=1)
@@ -145,7 +151,7 @@ class DMAUBRLConfig:
         return np.array([self.purity, self.explore_start, self.explore_visits, self.stable_visits, self.warmup_max,
                          self.price_tol, self.demand_tol, self.demand_tol_abs, self.bound_resolution,
                          self.candidate_gap, self.max_candidates, self.max_stages, self.eval_every,
-                         self.candidate_separation, self.round_purity], dtype=float)
+                         self.candidate_separation, self.round_purity, self.rationed_visits], dtype=float)
 
 
 @dataclass(frozen=True)
@@ -211,7 +217,11 @@ class DMAUBRL:
         self._lint = np.zeros((b, kern.N_LINT), dtype=np.int64)
         self._lint[:, kern.CURRENT] = -1
         self._llast = np.zeros((b, kp))
+        self._lobs = np.zeros((b, kp))
+        self._lasked = np.zeros((b, kp))
+        self._lrat0 = np.zeros((b, kp))
         self._lstable = np.full((b, kp), -1, dtype=np.int64)
+        self._lrat = np.zeros((b, kp), dtype=np.int64)
         self._lest = np.full(b, np.nan)
         self._cand = np.zeros((b, max(config.max_candidates, 1), kp))
         self._fin_lev = np.zeros((b, cap, kp))
@@ -242,7 +252,7 @@ class DMAUBRL:
     def _leader(self) -> tuple[NDArray, ...]:
         s = self.server
         return (self.price_levels, s.q, s.pi, s.pi_avg, s.state_visits, s.visits, s.future_value, self._lint,
-                self._llast, self._lstable, self._lest, self._cand, self._fin_lev, self._fin_val, self._fin_g,
+                self._llast, self._lobs, self._lasked, self._lstable, self._lrat, self._lrat0, self._lest, self._cand, self._fin_lev, self._fin_val, self._fin_g,
                 self._fin_floor)
 
     def _follower(self) -> tuple[NDArray, ...]:
@@ -253,7 +263,7 @@ class DMAUBRL:
 
     def _install(self, b: int, levels: NDArray[np.float64]) -> None:
         p = self.prosumers
-        kern.install_prices(b, levels, self.price_levels, self._llast, self._lstable, self._lint, self._learner_of,
+        kern.install_prices(b, levels, self.price_levels, self._llast, self._lstable, self._lrat, self._lint, self._learner_of,
                          self.demand_levels, p.q, p.pi, p.pi_avg, p.state_visits, p.visits, self._ft, self._fset,
                          self._arch_p, self._arch_x, self._n_arch, self._has_prev, self._market, self._sched)
 

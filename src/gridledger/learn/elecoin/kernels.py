@@ -18,7 +18,7 @@ Learner parameter vectors (float64): ``[sigma, gamma, eps_win, eps_lose, harmoni
 Schedule vector (float64), see :class:`gridledger.learn.elecoin.dma_ubrl.DMAUBRLConfig`:
 ``[purity, explore_start, explore_visits, stable_visits, warmup_max, price_tol, demand_tol,
 demand_tol_abs, bound_resolution, candidate_gap, max_candidates, max_stages, eval_every,
-candidate_separation, round_purity]``.
+candidate_separation, round_purity, rationed_visits]``.
 Market vector: ``[theta, eta, Q, k, e_c, U^m, S (or -1), p_min, p_max, x_min, x_max]``.
 """
 
@@ -292,7 +292,7 @@ def reset_row(q, pi, pi_avg, state_visits, visits, b, s):
 # --- Agents' own stage decisions ----------------------------------------------------------------
 
 @njit(cache=True)
-def install_prices(b, levels, lev, llast, lstable, lint, learner_of, xlev, pq, ppi, pavg, pns, pnv, ft, fset,
+def install_prices(b, levels, lev, llast, lstable, lrat, lint, learner_of, xlev, pq, ppi, pavg, pns, pnv, ft, fset,
                    arch_p, arch_x, n_arch, has_prev, market, sched):
     """Price learner b announces a new price grid; its prosumers set up their demand grids for it."""
     kp = lev.shape[1]
@@ -300,6 +300,7 @@ def install_prices(b, levels, lev, llast, lstable, lint, learner_of, xlev, pq, p
         lev[b, s] = levels[s]
         llast[b, s] = 0.0
         lstable[b, s] = -1
+        lrat[b, s] = 0
     lint[b, PHASE] = WARMUP
     lint[b, T_PHASE] = 0
     x_min, x_max = market[9], market[10]
@@ -317,12 +318,13 @@ def install_prices(b, levels, lev, llast, lstable, lint, learner_of, xlev, pq, p
 
 
 @njit(cache=True)
-def prosumer_round(i, s, price, xlev, pq, ppi, pavg, pns, pnv, ft, fset, arch_p, arch_x, n_arch, market, sched,
-                   buf):
+def prosumer_round(i, s, price, received, xlev, pq, ppi, pavg, pns, pnv, ft, fset, arch_p, arch_x, n_arch, market,
+                   sched, buf):
     """Prosumer i's own end-of-round rule for state s, after an update there.
 
     Once exploration is over and its policy at s is pure, it either settles (the maximiser is
-    pinned to the tolerance: the demand is archived) or moves to the next grid with a fresh
+    pinned to the tolerance: what it receives at that price is archived, ``received`` being the
+    fraction of a request served in the last slot) or moves to the next grid with a fresh
     learner (:func:`next_grid`).
     """
     purity, explore_visits, round_purity = sched[0], sched[2], sched[14]
@@ -332,7 +334,7 @@ def prosumer_round(i, s, price, xlev, pq, ppi, pavg, pns, pnv, ft, fset, arch_p,
         if next_grid(xlev[i, s], g, x_min, x_max, sched[8], sched[6], sched[7] * (x_max - x_min), buf):
             if fset[i, s] == 0 and ppi[i, s, g] >= purity:
                 fset[i, s] = 1
-                archive_add(arch_p, arch_x, n_arch, i, price, xlev[i, s, g])
+                archive_add(arch_p, arch_x, n_arch, i, price, xlev[i, s, g] * received)
         else:
             for a in range(buf.shape[0]):
                 xlev[i, s, a] = buf[a]
@@ -423,24 +425,26 @@ def play(leader, follower, learner_of, w, market, sched, srv_par, pro_par, unifi
          look_p, look_x, look_stage):
     """Play up to ``episodes`` time slots in place; return (slots played, looks recorded, all done).
 
-    ``leader`` = (lev, sq, spi, savg, sns, snv, sfut, lint, llast, lstable, lest, cand_lev, fin_lev,
-    fin_val, fin_g, fin_floor); ``follower`` = (xlev, pq, ppi, pavg, pns, pnv, pfut, ft, fset, arch_p,
+    ``leader`` = (lev, sq, spi, savg, sns, snv, sfut, lint, llast, lobs, lasked, lstable, lrat, lrat0, lest,
+    cand_lev, fin_lev, fin_val, fin_g, fin_floor); ``follower`` = (xlev, pq, ppi, pavg, pns, pnv, pfut, ft, fset, arch_p,
     arch_x, n_arch, prev_s, prev_a, prev_r, has_prev). ``clock[0]`` counts slots over calls; every
     ``eval_every`` slots the price estimates and the prosumers' own demand estimates at them are
     written to ``look_*``.
     """
-    (lev, sq, spi, savg, sns, snv, sfut, lint, llast, lstable, lest, cand_lev, fin_lev, fin_val, fin_g,
-     fin_floor) = leader
+    (lev, sq, spi, savg, sns, snv, sfut, lint, llast, lobs, lasked, lstable, lrat, lrat0, lest, cand_lev, fin_lev,
+     fin_val, fin_g, fin_floor) = leader
     (xlev, pq, ppi, pavg, pns, pnv, pfut, ft, fset, arch_p, arch_x, n_arch, prev_s, prev_a, prev_r,
      has_prev) = follower
     theta, eta, Q, k, e_c, mining, supply = market[0], market[1], market[2], market[3], market[4], market[5], \
         market[6]
     purity, explore_start, explore_visits = sched[0], sched[1], sched[2]
     stable_visits, warmup_max, eval_every = int(sched[3]), int(sched[4]), int(sched[12])
+    rationed_visits = int(sched[15])
     n_learners, kp = lev.shape
     n, _, kx = xlev.shape
     price_idx = np.zeros(n_learners, dtype=np.int64)
     prices = np.zeros(n_learners)
+    asked = np.zeros(n)
     alloc = np.zeros(n)
     buf_p = np.zeros(kp)
     nxt_p = np.zeros(kp)
@@ -448,6 +452,7 @@ def play(leader, follower, learner_of, w, market, sched, srv_par, pro_par, unifi
     played = 0
     looks = 0
     all_done = False
+    prev_received = 1.0
     for _ in range(episodes):
         # The run ends once every agent has stopped by its own rule: each price learner has pinned its
         # price, and each prosumer has settled at the price it is offered.
@@ -476,22 +481,25 @@ def play(leader, follower, learner_of, w, market, sched, srv_par, pro_par, unifi
                 ps = prev_s[i]
                 wolf_update(pq, ppi, pavg, pns, pnv, pfut, i, ps, prev_a[i], prev_r[i], s, pro_par)
                 ft[i, ps] += 1
-                prosumer_round(i, ps, lev[b, ps], xlev, pq, ppi, pavg, pns, pnv, ft, fset, arch_p, arch_x, n_arch,
-                               market, sched, buf_x)
+                prosumer_round(i, ps, lev[b, ps], prev_received, xlev, pq, ppi, pavg, pns, pnv, ft, fset, arch_p,
+                               arch_x, n_arch, market, sched, buf_x)
             explore = explore_start * max(0.0, 1.0 - ft[i, s] / explore_visits) if explore_visits > 0 else 0.0
             a = wolf_act(ppi, i, s, explore, rng)
             prev_s[i] = s
             prev_a[i] = a
             has_prev[i] = 1
-            alloc[i] = xlev[i, s, a]
+            asked[i] = xlev[i, s, a]
+            alloc[i] = asked[i]
         # Environment: pro-rata rationing beyond the supply, then the rewards of eqs. (2)-(3).
+        rationed = False
+        total_asked = 0.0
+        for i in range(n):
+            total_asked += asked[i]
         if supply > 0.0:
-            asked = 0.0
-            for i in range(n):
-                asked += alloc[i]
-            if asked > supply:
+            if total_asked > supply:
+                rationed = True
                 for i in range(n):
-                    alloc[i] *= supply / asked
+                    alloc[i] *= supply / total_asked
         revenue = 0.0
         total = 0.0
         for i in range(n):
@@ -506,17 +514,41 @@ def play(leader, follower, learner_of, w, market, sched, srv_par, pro_par, unifi
                 r = _server_utility(mining, k, Q, e_c, revenue, total)
             else:
                 r = _server_share(mining, k, Q, e_c, n, prices[b], alloc[b])
+            # What the server observes of the demands (its state s_e^t): the amounts asked for at its
+            # price(s), folded into one number per price learner.
+            if unified:
+                obs = 0.0
+                for i in range(n):
+                    obs += asked[i] * (1.0 + 0.6180339887498949 * i)
+            else:
+                obs = asked[b]
             phase = lint[b, PHASE]
             lint[b, T_PHASE] += 1
             if phase == WARMUP:
-                if lstable[b, a] >= 0 and abs(r - llast[b, a]) <= SAME_REWARD * max(abs(r), abs(llast[b, a])):
+                same = abs(r - llast[b, a]) <= SAME_REWARD * max(abs(r), abs(llast[b, a])) and \
+                    abs(obs - lobs[b, a]) <= SAME_REWARD * max(abs(obs), abs(lobs[b, a]))
+                if lstable[b, a] >= 0 and same:
                     lstable[b, a] += 1
                 else:
                     lstable[b, a] = 0
                 llast[b, a] = r
+                lobs[b, a] = obs
+                lasked[b, a] = total_asked
+                # Where it had to ration, the server sold all of S whatever was asked for: its reward
+                # there does not depend on the prosumers' answers as long as they keep asking for more.
+                # Asking for more is lasting only if the total asked for does not shrink meanwhile
+                # (above the clearing price the prosumers, each receiving more than it wants, cut their
+                # requests until rationing stops).
+                if rationed:
+                    if lrat[b, a] == 0:
+                        lrat0[b, a] = total_asked
+                    lrat[b, a] += 1
+                else:
+                    lrat[b, a] = 0
                 ready = True
                 for s in range(kp):
-                    if lstable[b, s] < stable_visits:
+                    if lstable[b, s] < stable_visits and not (lrat[b, s] >= rationed_visits and
+                                                             lasked[b, s] >= lrat0[b, s] * (1.0 - SAME_REWARD)):
                         ready = False
                 if ready or lint[b, T_PHASE] >= warmup_max:
                     lint[b, CAPPED] = 0 if ready else 1
@@ -535,8 +567,9 @@ def play(leader, follower, learner_of, w, market, sched, srv_par, pro_par, unifi
                     if spi[b, 0, g] >= purity and price_stage_end(b, g, lev, sq, lint, lest, cand_lev, fin_lev,
                                                                   fin_val, fin_g, fin_floor, market, sched, buf_p,
                                                                   nxt_p):
-                        install_prices(b, nxt_p, lev, llast, lstable, lint, learner_of, xlev, pq, ppi, pavg, pns,
+                        install_prices(b, nxt_p, lev, llast, lstable, lrat, lint, learner_of, xlev, pq, ppi, pavg, pns,
                                        pnv, ft, fset, arch_p, arch_x, n_arch, has_prev, market, sched)
+        prev_received = supply / total_asked if rationed else 1.0
         if clock[0] % eval_every == 0 and looks < look_p.shape[0]:
             for b in range(n_learners):
                 look_p[looks, b] = lev[b, argmax_row(spi, b, 0)] if lint[b, PHASE] == DONE else lest[b]
