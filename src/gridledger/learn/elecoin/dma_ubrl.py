@@ -32,9 +32,9 @@ Robust by design (docs/decisions.md, "DMA-UBRL"): nothing is scaled to a particu
   while its prosumers learn (warm-up) and ends the warm-up once every price on its grid has
   paid it the same reward, with the same demands asked for (its state s_e^t of the paper),
   ``stable_visits`` times running (its prosumers have settled: their answers no longer change;
-  the demands matter because rationing makes the reward constant while they still move); it then learns its price with a fresh WoLF-PHC learner whose
-  Q-values start from those rewards, and refines once its policy is pure. No agent reads
-  another's tables.
+  the demands matter because rationing makes the reward constant while they still move); it
+  then learns its price with a fresh WoLF-PHC learner whose Q-values start from those rewards,
+  and refines once its policy is pure. No agent reads another's tables.
 - *Several peaks.* With clipped demands the leader's utility can have several local maxima;
   the server keeps grid peaks within ``candidate_gap`` of its best as candidates, pins each,
   and settles on the best.
@@ -252,8 +252,8 @@ class DMAUBRL:
     def _leader(self) -> tuple[NDArray, ...]:
         s = self.server
         return (self.price_levels, s.q, s.pi, s.pi_avg, s.state_visits, s.visits, s.future_value, self._lint,
-                self._llast, self._lobs, self._lasked, self._lstable, self._lrat, self._lrat0, self._lest, self._cand, self._fin_lev, self._fin_val, self._fin_g,
-                self._fin_floor)
+                self._llast, self._lobs, self._lasked, self._lstable, self._lrat, self._lrat0, self._lest,
+                self._cand, self._fin_lev, self._fin_val, self._fin_g, self._fin_floor)
 
     def _follower(self) -> tuple[NDArray, ...]:
         p = self.prosumers
@@ -263,9 +263,10 @@ class DMAUBRL:
 
     def _install(self, b: int, levels: NDArray[np.float64]) -> None:
         p = self.prosumers
-        kern.install_prices(b, levels, self.price_levels, self._llast, self._lstable, self._lrat, self._lint, self._learner_of,
-                         self.demand_levels, p.q, p.pi, p.pi_avg, p.state_visits, p.visits, self._ft, self._fset,
-                         self._arch_p, self._arch_x, self._n_arch, self._has_prev, self._market, self._sched)
+        kern.install_prices(b, levels, self.price_levels, self._llast, self._lstable, self._lrat, self._lint,
+                            self._learner_of, self.demand_levels, p.q, p.pi, p.pi_avg, p.state_visits, p.visits,
+                            self._ft, self._fset, self._arch_p, self._arch_x, self._n_arch, self._has_prev,
+                            self._market, self._sched)
 
     def _final_choice(self) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
         """(greedy price level, price, asked demand) of every learner and prosumer now."""

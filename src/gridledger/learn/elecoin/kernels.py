@@ -426,8 +426,8 @@ def play(leader, follower, learner_of, w, market, sched, srv_par, pro_par, unifi
     """Play up to ``episodes`` time slots in place; return (slots played, looks recorded, all done).
 
     ``leader`` = (lev, sq, spi, savg, sns, snv, sfut, lint, llast, lobs, lasked, lstable, lrat, lrat0, lest,
-    cand_lev, fin_lev, fin_val, fin_g, fin_floor); ``follower`` = (xlev, pq, ppi, pavg, pns, pnv, pfut, ft, fset, arch_p,
-    arch_x, n_arch, prev_s, prev_a, prev_r, has_prev). ``clock[0]`` counts slots over calls; every
+    cand_lev, fin_lev, fin_val, fin_g, fin_floor); ``follower`` = (xlev, pq, ppi, pavg, pns, pnv, pfut, ft,
+    fset, arch_p, arch_x, n_arch, prev_s, prev_a, prev_r, has_prev). ``clock[0]`` counts slots over calls; every
     ``eval_every`` slots the price estimates and the prosumers' own demand estimates at them are
     written to ``look_*``.
     """
@@ -495,11 +495,10 @@ def play(leader, follower, learner_of, w, market, sched, srv_par, pro_par, unifi
         total_asked = 0.0
         for i in range(n):
             total_asked += asked[i]
-        if supply > 0.0:
-            if total_asked > supply:
-                rationed = True
-                for i in range(n):
-                    alloc[i] *= supply / total_asked
+        if supply > 0.0 and total_asked > supply:
+            rationed = True
+            for i in range(n):
+                alloc[i] *= supply / total_asked
         revenue = 0.0
         total = 0.0
         for i in range(n):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import Any
 
@@ -252,7 +253,8 @@ def reproduce_paper_fig4(config: ElecoinConfig, seed: int, smoke: bool, out: Out
     from gridledger.games.elecoin_baselines import GAConfig
 
     if smoke:
-        config = ElecoinConfig(market=config.market, dma_ubrl=config.dma_ubrl, ga=GAConfig(pop_size=40, generations=60),
+        dma = dataclasses.replace(config.dma_ubrl, max_episodes=min(config.dma_ubrl.max_episodes, 200_000))
+        config = ElecoinConfig(market=config.market, dma_ubrl=dma, ga=GAConfig(pop_size=40, generations=60),
                                random=config.random)
     models = fig4_models(config)
     n_values = [2, 4, 8] if smoke else [2, 4, 8, 16, 32, 64]
