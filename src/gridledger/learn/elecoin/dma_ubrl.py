@@ -181,7 +181,8 @@ class DMAUBRLResult:
     """Every price learner pinned its price (no cap hit) and every prosumer settled at its price."""
     band_width: float
     """Relative width of the price band the learners last observed (worst price learner): the
-    spread of their estimates over the last ``band_looks`` looks and of their last bracket."""
+    spread of their estimates over the last ``band_looks`` looks together with the bracket around
+    their final price, or the grid they are still searching."""
     stages: int
     """Stages ended by the busiest price learner."""
 
@@ -278,8 +279,20 @@ class DMAUBRL:
         return state, prices, self.demand_levels[rows, state, demand_idx]
 
     def greedy_outcome(self) -> MarketOutcome:
-        """Outcome if every agent plays its most probable action (supply rationed pro rata)."""
+        """Outcome if every agent plays its most probable action (supply rationed pro rata).
+
+        A price learner still in a stage answers with its last estimate (the greedy price of its
+        last stage) and each of its prosumers with its own estimate of its demand there.
+        """
         _state, prices, asked = self._final_choice()
+        prices, asked = prices.copy(), asked.copy()
+        for b in range(len(prices)):
+            if self._lint[b, kern.PHASE] != kern.DONE and np.isfinite(self._lest[b]):
+                prices[b] = self._lest[b]
+                for i in np.flatnonzero(self._learner_of == b):
+                    est = kern.archive_estimate(self._arch_p, self._arch_x, self._n_arch, i, prices[b])
+                    if np.isfinite(est):
+                        asked[i] = est
         offered = prices[self._learner_of]
         return outcome(self.market, self.pricing, offered, ration(self.market, asked))
 
@@ -345,15 +358,18 @@ class DMAUBRL:
         """Relative width of the band holding each learner's recent estimates and its last bracket."""
         widths = []
         recent = trace.prices[-self.config.band_looks:]
-        _state, prices, _ = self._final_choice()
+        prices = self.greedy_outcome().prices
         for b in range(self.server.shape[0]):
             i = int(np.flatnonzero(self._learner_of == b)[0])
-            seen = np.concatenate([recent[:, i], [prices[b]]])
+            seen = np.concatenate([recent[:, i], [prices[i]]])
             lev = self.price_levels[b]
-            g = int(np.argmax(self.server.pi[b, 0]))
-            lo, hi = lev[max(g - 1, 0)], lev[min(g + 1, len(lev) - 1)]
+            if self._lint[b, kern.PHASE] == kern.DONE:
+                g = int(np.argmax(self.server.pi[b, 0]))
+                lo, hi = lev[max(g - 1, 0)], lev[min(g + 1, len(lev) - 1)]
+            else:  # still searching its current grid
+                lo, hi = lev[0], lev[-1]
             lo, hi = min(lo, seen.min()), max(hi, seen.max())
-            widths.append((hi - lo) / prices[b])
+            widths.append((hi - lo) / prices[i])
         return float(max(widths))
 
 
