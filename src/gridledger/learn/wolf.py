@@ -14,9 +14,9 @@ Per update of learner b in state s after action a with reward r and next state s
 2. C(s) += 1, pi-bar(s,.) += (pi(s,.) - pi-bar(s,.)) / C(s);
 3. delta = epsilon_win if sum pi Q > sum pi-bar Q ("winning") else epsilon_lose;
 4. pi(s,.) moves toward argmax_a Q(s,a): every other action loses min(pi(s,a), delta/(|A|-1)).
-   Values that agree to 1e-12 (relative) are tied and ties go to the first action, so that
-   rounding in the last digits of equal rewards does not pick the greedy action (the market's
-   convention: among equally good prices or demands, the lowest).
+   Values that agree to ``tie`` (relative; default 1e-12) are tied and ties go to the first
+   action, so that rounding in the last digits of equal rewards does not pick the greedy action
+   (the market's convention: among equally good prices or demands, the lowest).
 
 Two documented additions (docs/decisions.md, "DMA-UBRL"): the behaviour policy mixes pi with
 a uniformly random action with a probability ``explore`` chosen by the caller (WoLF-PHC needs
@@ -34,8 +34,6 @@ from numpy.typing import NDArray
 from gridledger.params import check_choice, check_number
 
 LR_SCHEDULES = ("harmonic", "constant")
-TIE = 1e-12
-"""Value estimates that agree to this relative tolerance are tied; ties go to the first action."""
 FUTURES = ("shared", "per-action")
 
 
@@ -61,7 +59,12 @@ class WoLFConfig:
     game), removes the noise that the per-action form adds to the comparison of actions, and
     keeps a deterministic reward exact in R (no rounding from F's updates)."""
 
+    tie: float = 1e-12
+    """Value estimates that agree to this relative tolerance are tied; ties go to the first
+    (lowest) action."""
+
     def __post_init__(self) -> None:
+        check_number("tie", self.tie, ge=0, lt=1)
         check_number("sigma", self.sigma, gt=0, le=1)
         check_number("gamma", self.gamma, gt=0, le=1)
         check_number("eps_win", self.eps_win, gt=0, le=1)
@@ -153,7 +156,7 @@ class WoLFPHC:
         winning = (pi_s * q_s).sum(axis=1) > (avg_s * q_s).sum(axis=1)
         delta = np.where(winning, cfg.eps_win, cfg.eps_lose)
         best = q_s.max(axis=1, keepdims=True)
-        greedy = np.argmax(q_s >= best - TIE * np.abs(best), axis=1)
+        greedy = np.argmax(q_s >= best - cfg.tie * np.abs(best), axis=1)
         dec = np.minimum(pi_s, delta[:, None] / (self.n_actions - 1))
         dec[b, greedy] = 0.0
         pi_s = pi_s - dec

@@ -24,7 +24,7 @@ from gridledger.learn.wolf import WoLFConfig, WoLFPHC
 
 def _par(cfg):
     return np.array([cfg.sigma, cfg.gamma, cfg.eps_win, cfg.eps_lose,
-                     float(cfg.lr_schedule == "harmonic"), float(cfg.future == "shared")])
+                     float(cfg.lr_schedule == "harmonic"), float(cfg.future == "shared"), cfg.tie])
 
 
 @pytest.mark.parametrize("cfg", [WoLFConfig(), WoLFConfig(future="per-action", gamma=0.7),

@@ -119,8 +119,10 @@ class DMAUBRLConfig:
     """Slots between two looks at the learners' estimates (the learning trace)."""
     band_looks: int = 10
     """Looks over which the reported price band is observed."""
-    server: WoLFConfig = field(default_factory=WoLFConfig)
-    """WoLF-PHC parameters of the edge server."""
+    server: WoLFConfig = field(default_factory=lambda: WoLFConfig(tie=1e-8))
+    """WoLF-PHC parameters of the edge server. Its ties are wider than a prosumer's: its rewards
+    carry the prosumers' demands, pinned only to ``demand_tol``, so prices whose rewards agree
+    to 1e-8 are not told apart (the lowest wins, the analytic convention)."""
     prosumer: WoLFConfig = field(default_factory=WoLFConfig)
     """WoLF-PHC parameters of every prosumer."""
 
@@ -189,7 +191,7 @@ class DMAUBRLResult:
 
 def _par(cfg: WoLFConfig) -> NDArray[np.float64]:
     return np.array([cfg.sigma, cfg.gamma, cfg.eps_win, cfg.eps_lose,
-                     float(cfg.lr_schedule == "harmonic"), float(cfg.future == "shared")])
+                     float(cfg.lr_schedule == "harmonic"), float(cfg.future == "shared"), cfg.tie])
 
 
 class DMAUBRL:

@@ -14,7 +14,7 @@ price learners decide from their own rewards and bounds [p_min, p_max]; each pro
 from the price it is offered, its own rewards, its own bounds [x_min, x_max] and its own
 archive of settled demands. The server's price grid is public (the prices it may quote).
 
-Learner parameter vectors (float64): ``[sigma, gamma, eps_win, eps_lose, harmonic, shared]``.
+Learner parameter vectors (float64): ``[sigma, gamma, eps_win, eps_lose, harmonic, shared, tie]``.
 Schedule vector (float64), see :class:`gridledger.learn.elecoin.dma_ubrl.DMAUBRLConfig`:
 ``[purity, explore_start, explore_visits, stable_visits, warmup_max, price_tol, demand_tol,
 demand_tol_abs, bound_resolution, candidate_gap, max_candidates, max_stages, eval_every,
@@ -43,8 +43,6 @@ N_LINT = 10
 WARMUP, LEARN, DONE = 0, 1, 2
 # Relative tolerance under which two rewards at the same price count as the same.
 SAME_REWARD = 1e-12
-# Relative tolerance under which two value estimates count as tied (see gridledger.learn.wolf.TIE).
-TIE = 1e-12
 
 
 @njit(cache=True)
@@ -72,7 +70,7 @@ def wolf_act(pi, b, s, explore, rng):
 @njit(cache=True)
 def wolf_update(q, pi, pi_avg, state_visits, visits, future, b, s, a, reward, s_next, par):
     """One WoLF-PHC update of learner b (see gridledger.learn.wolf for the steps); returns the greedy action."""
-    sigma, gamma, eps_win, eps_lose, harmonic, shared = par[0], par[1], par[2], par[3], par[4], par[5]
+    sigma, gamma, eps_win, eps_lose, harmonic, shared, tie = par[0], par[1], par[2], par[3], par[4], par[5], par[6]
     qs = q[b, s]
     ps = pi[b, s]
     avs = pi_avg[b, s]
@@ -106,7 +104,7 @@ def wolf_update(q, pi, pi_avg, state_visits, visits, future, b, s, a, reward, s_
             best = qk
     # Values equal to the last digits are a tie, and ties go to the first (lowest) action.
     greedy = 0
-    floor = best - TIE * abs(best)
+    floor = best - tie * abs(best)
     while qs[greedy] < floor:
         greedy += 1
     step = (eps_win if e_pi > e_avg else eps_lose) / (n_actions - 1)
@@ -361,7 +359,7 @@ def record_final(b, levels, value, g, floor, lint, fin_lev, fin_val, fin_g, fin_
 
 @njit(cache=True)
 def price_stage_end(b, g, lev, sq, lint, lest, cand_lev, fin_lev, fin_val, fin_g, fin_floor, market, sched,
-                    buf, nxt):
+                    tie, buf, nxt):
     """Price learner b's own end-of-stage rule, once its policy is pure; returns True if it installs ``nxt``.
 
     Other local maxima of its Q-values within ``candidate_gap`` of the best are kept as candidate
@@ -378,8 +376,10 @@ def price_stage_end(b, g, lev, sq, lint, lest, cand_lev, fin_lev, fin_val, fin_g
         for j in range(kp):
             if abs(j - g) < 2 or lint[b, CAND_TOTAL] >= max_cand or abs(lev[b, j] - lev[b, g]) <= sep * lev[b, g]:
                 continue
-            left = j == 0 or sq[b, 0, j] > sq[b, 0, j - 1]
-            right = j == kp - 1 or sq[b, 0, j] >= sq[b, 0, j + 1]
+            # A peak of its own: above both neighbours by more than a tie (not a plateau).
+            margin = tie * abs(sq[b, 0, j])
+            left = j == 0 or sq[b, 0, j] > sq[b, 0, j - 1] + margin
+            right = j == kp - 1 or sq[b, 0, j] > sq[b, 0, j + 1] + margin
             if left and right and sq[b, 0, j] >= best - gap * abs(best):
                 lint[b, CAND_TOTAL] += 1
                 if next_grid(lev[b], j, p_min, p_max, sched[8], sched[5], 0.0, buf):
@@ -403,9 +403,14 @@ def price_stage_end(b, g, lev, sq, lint, lest, cand_lev, fin_lev, fin_val, fin_g
             return True
     # Every candidate refined: the best pinned price is the answer.
     n_fin = lint[b, N_FINAL]
-    chosen = 0
+    top = fin_val[b, 0]
     for j in range(1, n_fin):
-        if fin_val[b, j] > fin_val[b, chosen]:
+        top = max(top, fin_val[b, j])
+    # The lowest price among the pinned ones whose values tie with the best.
+    chosen = -1
+    for j in range(n_fin):
+        if fin_val[b, j] >= top - tie * abs(top) and (
+                chosen < 0 or fin_lev[b, j, fin_g[b, j]] < fin_lev[b, chosen, fin_g[b, chosen]]):
             chosen = j
     if lint[b, REINSTALL] == 1 or chosen == lint[b, CURRENT]:
         lint[b, PHASE] = DONE
@@ -564,8 +569,8 @@ def play(leader, follower, learner_of, w, market, sched, srv_par, pro_par, unifi
                 if phase == LEARN:
                     g = argmax_row(spi, b, 0)
                     if spi[b, 0, g] >= purity and price_stage_end(b, g, lev, sq, lint, lest, cand_lev, fin_lev,
-                                                                  fin_val, fin_g, fin_floor, market, sched, buf_p,
-                                                                  nxt_p):
+                                                                  fin_val, fin_g, fin_floor, market, sched,
+                                                                  srv_par[6], buf_p, nxt_p):
                         install_prices(b, nxt_p, lev, llast, lstable, lrat, lint, learner_of, xlev, pq, ppi, pavg, pns,
                                        pnv, ft, fset, arch_p, arch_x, n_arch, has_prev, market, sched)
         prev_received = supply / total_asked if rationed else 1.0
