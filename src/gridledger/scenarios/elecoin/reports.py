@@ -220,7 +220,8 @@ def _trend_rows(model: str, n_values: list[int], q_values: list[float], by_n: di
     else:
         when = f"from N = {binding} on" if binding is not None else "at none of these N"
         why_n = (f"the supply S = {supply:g} binds {when}: the price then rises until the prosumers' demands add up "
-                 "to S (p grows about linearly with N), each prosumer receives about S/N and its utility falls, "
+                 "to S (with interior demands p = N theta / (eta (S + sum_i Q/w_i)), rising with N), each prosumer "
+                 "receives about S/N and its utility falls, "
                  "while the server sells all of S at a rising price")
     return [
         f"| more prosumers lower the prosumers' utility | mean prosumer utility "
