@@ -223,6 +223,16 @@ def _trend_rows(model: str, n_values: list[int], q_values: list[float], by_n: di
                  "to S (with interior demands p = N theta / (eta (S + sum_i Q/w_i)), rising with N), each prosumer "
                  "receives about S/N and its utility falls, "
                  "while the server sells all of S at a rising price")
+    notes = [f"Why (against N): {why_n}."]
+    rnd = by_n["random"]
+    if any(r > d for r, d in zip(rnd["server_utility"], d_n["server_utility"], strict=True)):
+        notes.append("Random policies earn the server more than DMA-UBRL at some N: their prices are drawn up to "
+                     "p_max and their demands are not the prosumers' answers (the prosumers' mean utility under them "
+                     f"is as low as {_fmt(min(rnd['mean_prosumer_utility']))}); the equilibrium balances both sides.")
+    if model == "supply":
+        notes.append("Against Q: p_max is lifted here, so the cap that makes the server's utility fall for "
+                     "Q <= 0.45 in the printed model does not bind; what changes with Q is how much of S the "
+                     "prosumers ask for.")
     return [
         f"| more prosumers lower the prosumers' utility | mean prosumer utility "
         f"{_fmt(d_n['mean_prosumer_utility'][0])} ({first}) to {_fmt(d_n['mean_prosumer_utility'][-1])} ({last}), "
@@ -243,7 +253,7 @@ def _trend_rows(model: str, n_values: list[int], q_values: list[float], by_n: di
         f"| the prosumers' utility declines as Q rises | mean prosumer utility {_fmt(pro_q[0])} (Q={q_values[0]}) "
         f"to {_fmt(pro_q[-1])} (Q={q_values[-1]}) | {_check(bool(pro_q[-1] < pro_q[0]))} |",
         "",
-        f"Why (against N): {why_n}.",
+        *("\n\n".join(notes).split("\n")),
     ]
 
 
