@@ -48,3 +48,17 @@ def test_episode_truncates_after_max_slots():
         env.step({a: env.action_space(a).sample() for a in env.agents})
         steps += 1
     assert steps == 6
+
+
+def test_supply_limited_env_rations_pro_rata_and_pays_on_what_was_received():
+    m = ElecoinMarket(n_prosumers=3, supply=3.0)
+    env = ElecoinParallelEnv(m, "unified", max_slots=2)
+    env.reset(seed=0)
+    env.step({a: env.action_space(a).sample() for a in env.agents} | {"server": np.array([70.0], np.float32)})
+    asked = np.array([1.0, 2.0, 3.0])
+    acts = {f"prosumer_{i}": np.array([asked[i]], dtype=np.float32) for i in range(3)}
+    _obs, rew, *_rest, info = env.step({"server": np.array([70.0], np.float32), **acts})
+    received = asked * 3.0 / 6.0
+    assert [info[f"prosumer_{i}"]["demand"] for i in range(3)] == pytest.approx(received)
+    assert [rew[f"prosumer_{i}"] for i in range(3)] == pytest.approx(prosumer_utility(m, received, 70.0))
+    assert rew["server"] == pytest.approx(server_utility(m, 70.0, received))

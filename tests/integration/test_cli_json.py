@@ -26,7 +26,7 @@ PASSWORD = "a long test password"
 INVOCATIONS: list[tuple[str, list[str]]] = [
     ("doctor", []),
     ("elecoin solve", ["--method", "analytic"]),
-    ("elecoin solve", ["--method", "dma-ubrl", "--set", "n_prosumers=3", "--set", "dma_ubrl.stages=2"]),
+    ("elecoin solve", ["--method", "dma-ubrl", "--set", "n_prosumers=3", "--set", "dma_ubrl.max_episodes=20000"]),
     ("elecoin solve", ["--method", "ga-server", "--set", "n_prosumers=3", "--set", "ga.generations=5"]),
     ("chain account new", ["--name", "op", "--data-dir", "{tmp}/home"]),
     ("chain account list", ["--data-dir", "{tmp}/home"]),

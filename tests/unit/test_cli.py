@@ -26,11 +26,34 @@ def test_solve_json_has_the_documented_keys():
 @pytest.mark.seed_sensitive
 def test_discriminated_price_is_a_list_and_learners_report_episodes():
     res = invoke("elecoin", "solve", "--method", "dma-ubrl", "--pricing", "discriminated", "--set", "n_prosumers=3",
-                 "--set", "dma_ubrl.stages=2", "--seed", "3", "--json")
+                 "--set", "dma_ubrl.max_episodes=20000", "--seed", "3", "--json")
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert isinstance(data["price"], list) and len(data["price"]) == 3
     assert data["episodes"] > 0
+
+
+@pytest.mark.seed_sensitive
+def test_learner_json_says_whether_it_converged_and_warns_on_stderr_when_not():
+    res = invoke("elecoin", "solve", "--method", "dma-ubrl", "--set", "n_prosumers=2", "--set",
+                 "dma_ubrl.max_episodes=2000", "--json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)  # exactly one JSON document on stdout
+    assert data["converged"] is False and data["band_width"] > 0
+    assert "did not converge" in res.stderr and "not an equilibrium" in res.stderr
+
+
+def test_analytic_json_carries_no_convergence_keys():
+    data = json.loads(invoke("elecoin", "solve", "--json").stdout)
+    assert "converged" not in data and "band_width" not in data
+
+
+def test_supply_limited_market_from_the_command_line():
+    res = invoke("elecoin", "solve", "--set", "n_prosumers=16", "--set", "supply=24", "--set", "p_max=1000", "--json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert sum(data["demands"]) == pytest.approx(24.0)
+    assert data["price"] == pytest.approx(154.405, abs=1e-3)
 
 
 @pytest.mark.seed_sensitive
@@ -49,6 +72,9 @@ def test_same_seed_same_answer():
         (["--set", "w=[1, 2]"], "w: must have n_prosumers=8 values (got 2)"),
         (["--set", "p_max=5"], "p_max: must be > 20"),
         (["--set", "dma_ubrl.price_levels=1"], "dma_ubrl.price_levels"),
+        (["--set", "supply=-1"], "supply: must be > 0"),
+        (["--set", "supply=5", "--set", "x_min=1"], "x_min: must be 0 when supply is set"),
+        (["--set", "supply=5", "--method", "dma-ubrl", "--pricing", "discriminated"], "pricing: DMA-UBRL learns"),
     ],
 )
 def test_user_mistakes_exit_2_with_one_line(args, needle, tmp_path):

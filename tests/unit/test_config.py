@@ -18,13 +18,13 @@ def test_set_item_without_equals_is_refused():
 
 
 def test_toml_and_json_files_give_the_same_config(tmp_path):
-    (tmp_path / "c.toml").write_text('theta = 120\nw = [1, 2, 3]\nn_prosumers = 3\n[dma_ubrl]\nstages = 4\n')
+    (tmp_path / "c.toml").write_text('theta = 120\nw = [1, 2, 3]\nn_prosumers = 3\n[dma_ubrl]\nmax_stages = 4\n')
     (tmp_path / "c.json").write_text(json.dumps({"theta": 120, "w": [1, 2, 3], "n_prosumers": 3,
-                                                 "dma_ubrl": {"stages": 4}}))
+                                                 "dma_ubrl": {"max_stages": 4}}))
     a = ElecoinConfig.from_mapping(load_config_file(tmp_path / "c.toml"))
     b = ElecoinConfig.from_mapping(load_config_file(tmp_path / "c.json"))
     assert a == b
-    assert a.market.theta == 120.0 and a.market.w == (1.0, 2.0, 3.0) and a.dma_ubrl.stages == 4
+    assert a.market.theta == 120.0 and a.market.w == (1.0, 2.0, 3.0) and a.dma_ubrl.max_stages == 4
 
 
 def test_set_overrides_file(tmp_path):
@@ -61,7 +61,7 @@ def test_top_level_must_be_a_table(tmp_path):
         ({"w": 3}, "w"),
         ({"w": [1, "x"], "n_prosumers": 2}, "w[1]"),
         ({"dma_ubrl": {"stagez": 1}}, "dma_ubrl.stagez"),
-        ({"dma_ubrl": {"stages": 0}}, "dma_ubrl.stages"),
+        ({"dma_ubrl": {"max_stages": 0}}, "dma_ubrl.max_stages"),
         ({"dma_ubrl": {"server": {"sigma": 2}}}, "dma_ubrl.server.sigma"),
         ({"ga": 5}, "ga"),
     ],

@@ -21,6 +21,7 @@ from gridledger.cli.common import (
     console,
     on_chain,
     user_errors,
+    with_reporter,
     write_settlement,
 )
 from gridledger.config import gather
@@ -43,17 +44,20 @@ def elecoin_solve(
     out: OutOpt = None,
 ) -> None:
     """Solve the elecoin Stackelberg market (paper eqs. 1-7) with one method."""
-    from gridledger.scenarios.elecoin.run import ElecoinConfig, solve_elecoin
+    from gridledger.scenarios.elecoin.run import ElecoinConfig, not_converged_message
 
     cfg = ElecoinConfig.from_mapping(gather(config, set_ or []))
-    sol = solve_elecoin(cfg, method.value, pricing.value, np.random.default_rng(seed))
+    sol = with_reporter(not json_, lambda reporter: _solve(cfg, method.value, pricing.value, seed, reporter))
     data = sol.to_json()
+    warning = not_converged_message(sol)
     if out is not None:
         from gridledger.reporting import provenance
 
         with output_dir(out) as od:
             od.write_json("results.json", {"experiment": "elecoin-solve", **provenance(seed),
                                            "config": cfg.to_json(), "solution": data})
+    if warning is not None:
+        typer.echo(warning, err=True)
     if json_:
         typer.echo(dumps(data))
         return
@@ -66,10 +70,28 @@ def elecoin_solve(
     table.add_row("server utility", f"{data['server_utility']:.3f}")
     table.add_row("total prosumer utility", f"{data['total_prosumer_utility']:.3f}")
     table.add_row("price error vs analytic", f"{100 * data['relative_error']['price']:.3f}%")
+    if "converged" in data:
+        table.add_row("converged", "yes" if data["converged"] else "[bold red]no[/bold red]")
+        table.add_row("price band (last observed)", f"{100 * data['band_width']:.3g}%")
     if "episodes" in data:
         table.add_row("episodes", f"{data['episodes']:,}")
     table.add_row("seconds", f"{data['seconds']:.3f}")
     console.print(table)
+
+
+def _solve(cfg: Any, method: str, pricing: str, seed: int, reporter: Any) -> Any:
+    from gridledger.scenarios.elecoin.run import solve_elecoin
+
+    if method != "dma-ubrl":
+        return solve_elecoin(cfg, method, pricing, np.random.default_rng(seed))
+    advance = reporter.task("DMA-UBRL episodes", cfg.dma_ubrl.max_episodes)
+    done = [0]
+
+    def progress(_stage: int, episodes: int) -> None:
+        advance(episodes - done[0])
+        done[0] = episodes
+
+    return solve_elecoin(cfg, method, pricing, np.random.default_rng(seed), progress=progress)
 
 
 def settle_table(result: dict[str, Any]) -> Table:

@@ -8,6 +8,9 @@
   (docs/decisions.md, "Elecoin baselines").
 - *Random*: the server draws its price(s) and each prosumer its demand uniformly within the
   bounds ("dummy random policies"); the outcome reported is the average over many draws.
+
+In the supply-limited market both baselines' demands are rationed pro rata like everyone's
+(:func:`gridledger.games.stackelberg.ration`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from gridledger.games.stackelberg import (
     MarketOutcome,
     outcome,
     prosumer_utility,
+    ration,
     server_utility,
 )
 from gridledger.params import check_choice, check_int
@@ -60,11 +64,11 @@ class RandomConfig:
 
 def _split(market: ElecoinMarket, pricing: str,
            z: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Decision vectors (rows of z) -> (prices per prosumer, demands)."""
+    """Decision vectors (rows of z) -> (prices per prosumer, demands received, rationed if supply binds)."""
     n = market.n_prosumers
     k = 1 if pricing == "unified" else n
     prices = np.broadcast_to(z[:, :k], (z.shape[0], n)) if k == 1 else z[:, :k]
-    return prices, z[:, k:]
+    return prices, ration(market, z[:, k:])
 
 
 class _ElecoinProblem(Problem):

@@ -15,6 +15,11 @@ demand x_i in [x_min, x_max].
   which is piecewise of the form of eq. (6) between the prices where some demand reaches a
   bound; it is concave on each piece (eq. 7), so the optimum is a stationary point of a
   piece or a piece end, and all of them are compared. See docs/decisions.md.
+- Supply-limited market (an option, off by default): the server offers at most S elecoins per
+  time slot (Algorithm 2's ``totalElecoins``, spent per slot), shared by the prosumers. The
+  leader's problem becomes eq. (2) subject to sum_i x_i(p) <= S; when even p_max leaves the
+  prosumers asking for more than S, the price is p_max and the supply is rationed pro rata
+  (:func:`ration`). See docs/decisions.md, "Supply-limited market".
 
 Defaults: the paper gives N = 8, M = 1, lambda = 0.01, l = 1, k = 8, Q = 0.6, eta = 0.3,
 R_f = 200, r = 3, s = 200 (section IV.A). It omits theta, w_i, e_c, the bounds and the hash
@@ -36,6 +41,7 @@ from gridledger.params import check_choice, check_int, check_number, check_vecto
 
 Pricing = Literal["unified", "discriminated"]
 PRICINGS: tuple[str, ...] = ("unified", "discriminated")
+RATIONINGS: tuple[str, ...] = ("pro-rata",)
 
 
 def default_intentions(n: int) -> tuple[float, ...]:
@@ -87,6 +93,13 @@ class ElecoinMarket:
     """Puzzle evaluation metric (paper IV.A: 1)."""
     alpha: tuple[float, ...] | None = None
     """alpha_j, hash power of each edge server (not given; default: equal, 1.0 each)."""
+    supply: float | None = None
+    """S, elecoins the leader can sell per time slot, shared by the prosumers (Algorithm 2's
+    ``totalElecoins``; the paper's eqs. (2)-(7) have no such limit). None (default): unlimited,
+    the market of eqs. (2)-(7) as printed. Requires x_min = 0."""
+    rationing: str = "pro-rata"
+    """How S is shared when the prosumers ask for more at the price charged (only when p_max
+    binds in equilibrium, or while learning): "pro-rata", each gets x_i S / sum_j x_j."""
     intentions: NDArray[np.float64] = field(init=False, repr=False, compare=False)
     hash_powers: NDArray[np.float64] = field(init=False, repr=False, compare=False)
 
@@ -108,6 +121,11 @@ class ElecoinMarket:
             check_vector("w", self.w, self.n_prosumers, "n_prosumers", gt=0)
         if self.alpha is not None:
             check_vector("alpha", self.alpha, self.n_servers, "n_servers", gt=0)
+        if self.supply is not None:
+            check_number("supply", self.supply, gt=0)
+            if self.x_min != 0:
+                raise ConfigError("x_min", f"must be 0 when supply is set (got {self.x_min:g})")
+        check_choice("rationing", self.rationing, RATIONINGS)
         w = self.w if self.w is not None else default_intentions(self.n_prosumers)
         alpha = self.alpha if self.alpha is not None else (1.0,) * self.n_servers
         object.__setattr__(self, "intentions", np.asarray(w, dtype=float))
@@ -274,12 +292,103 @@ def maximise_margin(a: float, b: ArrayLike, lo: float, hi: float, c: float,
     return float(cand[int(np.argmax(values))])
 
 
-def solve_unified(market: ElecoinMarket) -> MarketOutcome:
-    """Stackelberg equilibrium under a unified price (Theorems 1-2, eqs. 4-7, bounds respected)."""
+def ration(market: ElecoinMarket, requests: ArrayLike) -> NDArray[np.float64]:
+    """Elecoins each prosumer receives when asking for ``requests`` (last axis: the prosumer).
+
+    Without a supply limit every request is served. With supply S, requests adding up to more
+    than S are cut pro rata, x_i S / sum_j x_j (``rationing = "pro-rata"``), so that the
+    allocations add up to S exactly (docs/decisions.md, "Supply-limited market").
+    """
+    x = np.asarray(requests, dtype=float)
+    if market.supply is None:
+        return x
+    total = x.sum(axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(total > market.supply, market.supply / np.where(total > 0, total, 1.0), 1.0)
+    return x * scale
+
+
+def market_demands(market: ElecoinMarket, prices: ArrayLike) -> NDArray[np.float64]:
+    """Elecoins bought at ``prices``: the best responses of eq. (4), rationed if supply binds."""
+    return ration(market, best_response(market, prices))
+
+
+def maximise_margin_each(a: float, b: ArrayLike, lo: float, hi: float, c: ArrayLike | float,
+                         p_min: float, p_max: float) -> NDArray[np.float64]:
+    """For every follower i alone, the price maximising (p - c) clip(a / p - b_i, lo, hi).
+
+    The one-follower case of :func:`maximise_margin`, vectorised over followers (discriminated
+    pricing): the demand is lo above a / (lo + b_i), hi below a / (hi + b_i) (on both pieces
+    the margin grows with p, so only their right ends count) and interior in between, where
+    eq. (6) with N = 1 is concave (eq. 7) with stationary point sqrt(a c / b_i). The maximum is
+    therefore among p_min, p_max, the two breakpoints and the stationary point; ties go to the
+    lowest price.
+    """
+    b = np.asarray(b, dtype=float)
+    c_arr = np.broadcast_to(np.asarray(c, dtype=float), b.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = np.sqrt(np.where(c_arr > 0, a * c_arr / b, 0.0))
+        cand = np.stack([np.full(b.shape, p_min), np.full(b.shape, p_max), a / (lo + b), a / (hi + b), stat])
+    cand = np.clip(np.where(np.isfinite(cand), cand, p_min), p_min, p_max)
+    cand = np.sort(cand, axis=0)
+    values = (cand - c_arr) * np.clip(a / cand - b, lo, hi)
+    best = np.argmax(values, axis=0)
+    return np.take_along_axis(cand, best[None, :], axis=0)[0]
+
+
+def _total_demand(market: ElecoinMarket, p: float) -> float:
+    return float(best_response(market, p).sum())
+
+
+def supply_clearing_price(market: ElecoinMarket) -> float:
+    """Lowest unified price p in [p_min, p_max] at which the best responses (eq. 4) add up to
+    at most S, or +inf when even p_max leaves more than S asked for.
+
+    Total demand is continuous and non-increasing in p, so the constraint sum_i x_i(p) <= S of
+    the supply-limited leader's problem is exactly p >= this price. Found by bisection to the
+    last floating-point digit.
+    """
     m = market
-    p = maximise_margin(m.theta / m.eta, m.Q / m.intentions, m.x_min, m.x_max, m.unit_cost,
-                        m.p_min, m.p_max)
+    if m.supply is None or _total_demand(m, m.p_min) <= m.supply:
+        return m.p_min
+    if _total_demand(m, m.p_max) > m.supply:
+        return float("inf")
+    lo, hi = m.p_min, m.p_max  # total(lo) > S >= total(hi)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid <= lo or mid >= hi:
+            break
+        if _total_demand(m, mid) > m.supply:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+def _rationed_at_cap(market: ElecoinMarket, pricing: str) -> MarketOutcome:
+    """p_max for everyone, supply shared pro rata: when even p_max leaves more than S asked for."""
+    m = market
+    return outcome(m, pricing, m.p_max, ration(m, best_response(m, m.p_max)))
+
+
+def solve_unified(market: ElecoinMarket) -> MarketOutcome:
+    """Stackelberg equilibrium under a unified price (Theorems 1-2, eqs. 4-7, bounds respected).
+
+    With a supply S the leader's problem is restricted to the prices whose demand fits in S,
+    p >= :func:`supply_clearing_price`; if none does, the price is p_max and S is rationed.
+    """
+    m = market
+    p_floor = supply_clearing_price(m)
+    if not np.isfinite(p_floor):
+        return _rationed_at_cap(m, "unified")
+    p = maximise_margin(m.theta / m.eta, m.Q / m.intentions, m.x_min, m.x_max, m.unit_cost, p_floor, m.p_max)
     return outcome(m, "unified", p, best_response(m, p))
+
+
+def _discriminated_prices(market: ElecoinMarket, shadow: float) -> NDArray[np.float64]:
+    m = market
+    return maximise_margin_each(m.theta / m.eta, m.Q / m.intentions, m.x_min, m.x_max, m.unit_cost + shadow,
+                                m.p_min, m.p_max)
 
 
 def solve_discriminated(market: ElecoinMarket) -> MarketOutcome:
@@ -288,13 +397,30 @@ def solve_discriminated(market: ElecoinMarket) -> MarketOutcome:
     Eq. (2) is additively separable across prosumers once each price is personal, so the
     leader's problem splits into N one-follower problems of the form of eq. (6); interior
     solution p_i* = sqrt(k theta w_i / eta) / Q.
+
+    With a supply S that the separate optima exceed, the leader maximises eq. (2) subject to
+    sum_i x_i <= S. In quantities each prosumer's revenue (a / (x + b_i) - k/Q) x is concave
+    (x_min = 0), so the constraint has a multiplier mu >= 0 and every prosumer is priced as if
+    each elecoin cost k/Q + mu: p_i = sqrt((k/Q + mu) a / b_i) when interior. mu is found by
+    bisection so that the demands add up to S (on the feasible side). If even p_max for
+    everyone leaves more than S asked for, everyone pays p_max and S is rationed.
     """
     m = market
-    a = m.theta / m.eta
-    prices = np.array([
-        maximise_margin(a, np.array([m.Q / w]), m.x_min, m.x_max, m.unit_cost, m.p_min, m.p_max)
-        for w in m.intentions
-    ])
+    prices = _discriminated_prices(m, 0.0)
+    if m.supply is not None and best_response(m, prices).sum() > m.supply:
+        if best_response(m, m.p_max).sum() > m.supply:
+            return _rationed_at_cap(m, "discriminated")
+        lo, hi = 0.0, max(m.p_max - m.unit_cost, 0.0)
+        # sum_i x_i(p_i(mu)) is continuous and non-increasing in mu; at hi every p_i = p_max.
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            if mid <= lo or mid >= hi:
+                break
+            if best_response(m, _discriminated_prices(m, mid)).sum() > m.supply:
+                lo = mid
+            else:
+                hi = mid
+        prices = _discriminated_prices(m, hi)
     return outcome(m, "discriminated", prices, best_response(m, prices))
 
 
@@ -308,3 +434,82 @@ def interior_unified_price(market: ElecoinMarket) -> float:
     """Unconstrained maximiser of eq. (6): p* = sqrt(k N theta / (eta Q sum_i Q / w_i))."""
     m = market
     return float(np.sqrt(m.k * m.n_prosumers * m.theta / (m.eta * m.Q * np.sum(m.Q / m.intentions))))
+
+
+@dataclass(frozen=True)
+class MarketDistribution:
+    """A distribution of random elecoin markets, for robustness tests and benchmarks.
+
+    Documented in docs/elecoin.md ("Random markets"). Scale parameters are drawn log-uniformly
+    between their bounds (so that 1-10 is as likely as 100-1000); the paper's k = 8 and eta = 0.3
+    are kept. Prices: p_min is a random multiple (1 to ``p_min_cost_max``) of the unit cost
+    k/Q, so that every sale can pay its cost, and p_max a log-uniform multiple of p_min. The
+    equilibrium then lies anywhere in the price range, on p_min or p_max, or at 1% of it;
+    demands lie anywhere in [0, x_max], on 0 or on x_max. A market in which nobody buys at the
+    equilibrium (every price is then an equilibrium) is drawn again.
+    """
+
+    n_min: int = 2
+    """Fewest prosumers N."""
+    n_max: int = 64
+    """Most prosumers N (N is log-uniform between the two)."""
+    theta_min: float = 1.0
+    theta_max: float = 500.0
+    w_min: float = 0.1
+    """Each prosumer's intention w_i is drawn independently."""
+    w_max: float = 10.0
+    x_max_min: float = 0.5
+    x_max_max: float = 100.0
+    Q_min: float = 0.3
+    """Q (the range of the paper's Fig. 4c-d)."""
+    Q_max: float = 1.0
+    e_c_max: float = 5.0
+    """e_c is uniform on [0, e_c_max]."""
+    p_min_cost_max: float = 1.5
+    """p_min / (k/Q) is uniform on [1, p_min_cost_max]."""
+    p_ratio_min: float = 1.5
+    """p_max / p_min is log-uniform on [p_ratio_min, p_ratio_max]."""
+    p_ratio_max: float = 200.0
+
+    def __post_init__(self) -> None:
+        check_int("n_min", self.n_min, ge=1, le=100_000)
+        check_int("n_max", self.n_max, ge=self.n_min, le=100_000)
+        for low, high in (("theta_min", "theta_max"), ("w_min", "w_max"), ("x_max_min", "x_max_max"),
+                          ("Q_min", "Q_max"), ("p_ratio_min", "p_ratio_max")):
+            check_number(low, getattr(self, low), gt=0)
+            check_number(high, getattr(self, high), ge=getattr(self, low))
+        check_number("p_ratio_min", self.p_ratio_min, gt=1)
+        check_number("e_c_max", self.e_c_max, ge=0)
+        check_number("p_min_cost_max", self.p_min_cost_max, ge=1)
+
+
+def _log_uniform(rng: np.random.Generator, low: float, high: float, size: int | None = None):
+    return np.exp(rng.uniform(np.log(low), np.log(high), size=size))
+
+
+def draw_market(distribution: MarketDistribution, rng: np.random.Generator, pricing: str = "unified",
+                **fixed: object) -> ElecoinMarket:
+    """One market from ``distribution`` in which somebody buys at the ``pricing`` equilibrium.
+
+    ``fixed`` overrides drawn fields (e.g. ``n_prosumers=8``, ``supply=24``).
+    """
+    check_choice("pricing", pricing, PRICINGS)
+    d = distribution
+    for _ in range(1000):
+        n = int(fixed.get("n_prosumers", int(np.rint(_log_uniform(rng, d.n_min, d.n_max)))))
+        k = float(fixed.get("k", 8.0))
+        q = float(_log_uniform(rng, d.Q_min, d.Q_max))
+        p_min = k / q * float(rng.uniform(1.0, d.p_min_cost_max))
+        params: dict[str, object] = {
+            "n_prosumers": n, "k": k, "eta": 0.3, "Q": q,
+            "theta": float(_log_uniform(rng, d.theta_min, d.theta_max)),
+            "w": tuple(float(v) for v in _log_uniform(rng, d.w_min, d.w_max, size=n)),
+            "e_c": float(rng.uniform(0.0, d.e_c_max)),
+            "x_min": 0.0, "x_max": float(_log_uniform(rng, d.x_max_min, d.x_max_max)),
+            "p_min": p_min, "p_max": p_min * float(_log_uniform(rng, d.p_ratio_min, d.p_ratio_max)),
+        }
+        params.update(fixed)
+        market = ElecoinMarket(**params)  # type: ignore[arg-type]
+        if solve(market, pricing).demands.sum() > 0:
+            return market
+    raise ConfigError("distribution", "no market with trade drawn in 1000 attempts")

@@ -6,13 +6,19 @@ import pytest
 from gridledger.errors import ConfigError
 from gridledger.games.stackelberg import (
     ElecoinMarket,
+    MarketDistribution,
     best_response,
     default_intentions,
+    draw_market,
     interior_unified_price,
+    market_demands,
     maximise_margin,
+    maximise_margin_each,
     prosumer_utility,
+    ration,
     server_utility,
     solve,
+    supply_clearing_price,
 )
 
 
@@ -114,3 +120,133 @@ def test_market_is_immutable():
         m.theta = 1.0  # type: ignore[misc]
     with pytest.raises(ValueError):
         m.intentions[0] = 3.0
+
+
+# --- Supply-limited market (docs/decisions.md, "Supply-limited market") ---------------------------
+
+def test_without_supply_the_market_is_the_papers():
+    m = ElecoinMarket()
+    assert m.supply is None
+    limited_far_above = dataclasses.replace(m, supply=1e9)
+    for pricing in ("unified", "discriminated"):
+        assert solve(limited_far_above, pricing).prices == pytest.approx(solve(m, pricing).prices, rel=1e-12)
+
+
+@pytest.mark.parametrize(("n", "price"), [(4, 82.446), (16, 154.405), (64, 324.475)])
+def test_binding_supply_raises_the_unified_price_until_demand_fits(n, price):
+    # S = 24 with p_max lifted: below N ~ 8 the supply does not bind (p* of eq. 6); above, the
+    # price is the one at which the eq. (4) demands add up to S.
+    m = ElecoinMarket(n_prosumers=n, supply=24.0, p_max=1000.0)
+    eq = solve(m, "unified")
+    assert eq.price == pytest.approx(price, abs=1e-3)
+    assert eq.demands.sum() <= 24.0 * (1 + 1e-12)
+    if n > 4:
+        assert eq.demands.sum() == pytest.approx(24.0, rel=1e-9)
+        assert eq.price == pytest.approx(supply_clearing_price(m), rel=1e-12)
+
+
+def test_supply_clearing_price_solves_sum_of_demands_equal_to_supply():
+    m = ElecoinMarket(n_prosumers=16, supply=24.0, p_max=1000.0)
+    p = supply_clearing_price(m)
+    assert best_response(m, p).sum() == pytest.approx(24.0, rel=1e-12)
+    assert best_response(m, p * (1 - 1e-6)).sum() > 24.0
+
+
+def test_when_p_max_binds_the_supply_is_rationed_pro_rata():
+    m = ElecoinMarket(n_prosumers=16, supply=24.0)  # p_max = 110 leaves ~40 elecoins asked for
+    asked = best_response(m, m.p_max)
+    assert asked.sum() > 24.0
+    for pricing in ("unified", "discriminated"):
+        eq = solve(m, pricing)
+        assert np.all(eq.prices == m.p_max)
+        assert eq.demands.sum() == pytest.approx(24.0, rel=1e-12)
+        assert eq.demands == pytest.approx(asked * 24.0 / asked.sum(), rel=1e-12)
+
+
+def test_discriminated_supply_prices_every_prosumer_at_the_same_shadow_cost():
+    # Interior demands: p_i = sqrt((k/Q + mu) theta w_i / (eta Q)) (the discriminated optimum of
+    # eq. 6 with the unit cost raised by the multiplier mu), so p_i^2 eta Q / (theta w_i) = k/Q + mu
+    # is the same for every prosumer.
+    m = ElecoinMarket(n_prosumers=6, supply=10.0, p_max=1000.0, x_max=50.0)
+    eq = solve(m, "discriminated")
+    assert eq.demands.sum() == pytest.approx(10.0, rel=1e-9)
+    assert np.all((eq.demands > 0) & (eq.demands < m.x_max))
+    shadow = eq.prices**2 * m.eta * m.Q / (m.theta * m.intentions)
+    assert shadow == pytest.approx(np.full(6, shadow[0]), rel=1e-9)
+    assert shadow[0] > m.unit_cost
+
+
+def test_ration_shares_pro_rata_and_only_beyond_the_supply():
+    m = ElecoinMarket(n_prosumers=3, supply=6.0)
+    assert ration(m, [1.0, 2.0, 2.0]) == pytest.approx([1.0, 2.0, 2.0])
+    assert ration(m, [2.0, 4.0, 6.0]) == pytest.approx([1.0, 2.0, 3.0])
+    assert ration(ElecoinMarket(n_prosumers=3), [20.0, 40.0, 60.0]) == pytest.approx([20.0, 40.0, 60.0])
+    assert market_demands(m, m.p_min).sum() == pytest.approx(6.0)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [({"supply": 0.0}, "supply"), ({"supply": 5.0, "x_min": 1.0}, "x_min"), ({"rationing": "lottery"}, "rationing")],
+)
+def test_invalid_supply_settings_name_the_field(changes, field):
+    with pytest.raises(ConfigError) as info:
+        dataclasses.replace(ElecoinMarket(), **changes)
+    assert info.value.field == field
+
+
+def test_vectorised_one_follower_margin_equals_the_general_maximiser():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        b = rng.uniform(0.01, 5.0, size=4)
+        a, c = rng.uniform(1, 1000), rng.uniform(0, 30)
+        lo, hi = 0.0, rng.uniform(0.1, 20)
+        p_min = rng.uniform(1, 50)
+        p_max = p_min + rng.uniform(1, 500)
+        each = maximise_margin_each(a, b, lo, hi, c, p_min, p_max)
+        one = np.array([maximise_margin(a, np.array([bi]), lo, hi, c, p_min, p_max) for bi in b])
+        value = (each - c) * np.clip(a / each - b, lo, hi)
+        assert value == pytest.approx((one - c) * np.clip(a / one - b, lo, hi), rel=1e-12, abs=1e-12)
+
+
+# --- The random-market distribution of docs/elecoin.md ---------------------------------------------
+
+def test_random_markets_respect_the_documented_ranges_and_have_trade():
+    d = MarketDistribution()
+    for seed in range(40):
+        pricing = ("unified", "discriminated")[seed % 2]
+        m = draw_market(d, np.random.default_rng(seed), pricing)
+        assert d.n_min <= m.n_prosumers <= d.n_max
+        assert d.theta_min <= m.theta <= d.theta_max
+        assert np.all((m.intentions >= d.w_min) & (m.intentions <= d.w_max))
+        assert d.x_max_min <= m.x_max <= d.x_max_max and m.x_min == 0
+        assert m.unit_cost <= m.p_min <= d.p_min_cost_max * m.unit_cost * (1 + 1e-12)
+        assert d.p_ratio_min <= m.p_max / m.p_min <= d.p_ratio_max * (1 + 1e-12)
+        assert solve(m, pricing).demands.sum() > 0
+
+
+def test_random_markets_are_reproducible_and_accept_fixed_fields():
+    d = MarketDistribution()
+    assert draw_market(d, np.random.default_rng(3)) == draw_market(d, np.random.default_rng(3))
+    m = draw_market(d, np.random.default_rng(3), n_prosumers=5, supply=20.0)
+    assert m.n_prosumers == 5 and m.supply == 20.0
+
+
+def test_random_markets_cover_the_bounds():
+    # The distribution is meant to put equilibria on p_max, near p_min and on x_max (docs/elecoin.md).
+    d = MarketDistribution()
+    on_p_max = near_p_min = on_x_max = 0
+    for seed in range(200):
+        m = draw_market(d, np.random.default_rng(seed))
+        eq = solve(m, "unified")
+        on_p_max += eq.price == m.p_max
+        near_p_min += (eq.price - m.p_min) <= 0.02 * (m.p_max - m.p_min)
+        on_x_max += bool(np.any(eq.demands == m.x_max))
+    assert on_p_max >= 10 and near_p_min >= 10 and on_x_max >= 10
+
+
+@pytest.mark.parametrize(("changes", "field"), [({"n_min": 0}, "n_min"), ({"n_max": 1}, "n_max"),
+                                                ({"w_min": -1.0}, "w_min"), ({"p_ratio_min": 1.0}, "p_ratio_min")])
+def test_invalid_distribution_names_the_field(changes, field):
+    with pytest.raises(ConfigError) as info:
+        MarketDistribution(**changes)
+    assert info.value.field == field

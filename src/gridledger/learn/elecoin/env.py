@@ -24,6 +24,7 @@ from gridledger.games.stackelberg import (
     PRICINGS,
     ElecoinMarket,
     prosumer_utility,
+    ration,
     server_utility,
     server_utility_share,
 )
@@ -53,11 +54,13 @@ class ElecoinGame:
         """(server learners' rewards, prosumers' rewards) for one time slot.
 
         Unified: one server reward, eq. (2). Discriminated: one reward per price learner,
-        (p_i - k/Q) x_i + (U^m - k e_c) / N, whose sum is eq. (2). Prosumers: eq. (3).
+        (p_i - k/Q) x_i + (U^m - k e_c) / N, whose sum is eq. (2). Prosumers: eq. (3). In the
+        supply-limited market the demands asked for are first rationed pro rata
+        (:func:`gridledger.games.stackelberg.ration`) and rewards are paid on what was received.
         """
         m = self.market
         p = self.offered_prices(prices)
-        x = np.asarray(demands, dtype=float)
+        x = ration(m, np.asarray(demands, dtype=float))
         r_pro = prosumer_utility(m, x, p)
         if self.pricing == "unified":
             r_srv = np.array([server_utility(m, p, x)])
@@ -79,7 +82,9 @@ class ElecoinParallelEnv(ParallelEnv):
     Observations: the server sees ``[phase, x_1^{t-1}, ..., x_N^{t-1}]`` (its state s_e^t of
     paper III.A, zeros before the first slot); prosumer i sees ``[phase, p_i^t]`` (s_p^t; the
     price is 0 in the pricing phase, before it is announced). Rewards (eqs. 2-3) are paid in
-    the demand phase; the episode is truncated after ``max_slots`` time slots.
+    the demand phase; the episode is truncated after ``max_slots`` time slots. In the
+    supply-limited market the demands are rationed pro rata and ``info["demand"]`` is what each
+    prosumer received.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"name": "elecoin_stackelberg_v0", "render_modes": []}
@@ -147,7 +152,7 @@ class ElecoinParallelEnv(ParallelEnv):
             self._phase = DEMAND_PHASE
         else:
             x = np.array([float(np.asarray(actions[f"prosumer_{i}"]).reshape(-1)[0]) for i in range(n)])
-            x = np.clip(x, m.x_min, m.x_max)
+            x = ration(m, np.clip(x, m.x_min, m.x_max))
             r_srv, r_pro = self.game.rewards(self._prices, x)
             rewards[SERVER] = float(r_srv.sum())
             offered = self.game.offered_prices(self._prices)

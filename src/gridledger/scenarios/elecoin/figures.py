@@ -71,6 +71,40 @@ def sweep_figure(path: Path, x_label: str, xs: list[float], series: dict[str, di
     plt.close(fig)
 
 
+def models_sweep_figure(path: Path, x_label: str, xs: list[float], models: dict[str, dict[str, Any]],
+                        titles: dict[str, str], letters: str) -> None:
+    """One row per market model: mean prosumer utility, server utility and price against a swept
+    parameter, every method; DMA-UBRL points whose learners did not converge are drawn hollow."""
+    fig, axes = plt.subplots(len(models), 3, figsize=(15, 3.9 * len(models)), squeeze=False)
+    for row, (model, series) in enumerate(models.items()):
+        ax_p, ax_s, ax_price = axes[row]
+        for method in METHOD_STYLE:
+            if method not in series:
+                continue
+            values = series[method]
+            st = _style(method)
+            for ax, key in ((ax_p, "mean_prosumer_utility"), (ax_s, "server_utility"), (ax_price, "price")):
+                ax.plot(xs, values[key], **st)
+                if "converged" in values:
+                    bad = [k for k, ok in enumerate(values["converged"]) if not ok]
+                    if bad:
+                        ax.plot([xs[k] for k in bad], [values[key][k] for k in bad], ls="", marker="o", ms=10,
+                                mfc="none", mec="black", label="did not converge" if key == "price" else None)
+        ax_p.set_title(f"({letters[0]}) utility of prosumers (mean), {titles[model]}", fontsize=9)
+        ax_s.set_title(f"({letters[1]}) utility of the edge server, {titles[model]}", fontsize=9)
+        ax_price.set_title(f"unit elecoin price, {titles[model]}", fontsize=9)
+        ax_p.set_ylabel("$U^p$")
+        ax_s.set_ylabel("$U^e$")
+        ax_price.set_ylabel("$p$")
+        for ax in (ax_p, ax_s, ax_price):
+            ax.set_xlabel(x_label)
+            ax.grid(alpha=0.3)
+        ax_price.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def mining_figure(path: Path, servers: list[int], curves: dict[str, list[float]]) -> None:
     """Fig. 4(e): probability of successful mining against the number of edge servers."""
     fig, ax = plt.subplots(figsize=(6, 4))

@@ -76,9 +76,17 @@ class ElecoinSolution:
     episodes: int | None = None
     samples: int | None = None
     trace: LearningTrace | None = None
+    converged: bool | None = None
+    """(dma-ubrl) every learner stopped by its own rule with the price pinned; False: the result is
+    the learners' last estimate, not an equilibrium."""
+    band_width: float | None = None
+    """(dma-ubrl) relative width of the price band the learners last observed."""
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"method": self.method, **self.outcome.to_json(), "seconds": self.seconds}
+        if self.converged is not None:
+            data["converged"] = self.converged
+            data["band_width"] = self.band_width
         if self.episodes is not None:
             data["episodes"] = self.episodes
         if self.samples is not None:
@@ -102,7 +110,7 @@ def solve_elecoin(config: ElecoinConfig, method: str, pricing: str, rng: np.rand
     if method == "dma-ubrl":
         result = DMAUBRL(m, pricing, config.dma_ubrl, rng).run(progress=progress)
         return ElecoinSolution(method, pricing, result.outcome, analytic, result.seconds, episodes=result.episodes,
-                               trace=result.trace)
+                               trace=result.trace, converged=result.converged, band_width=result.band_width)
     if method == "random":
         rnd = solve_random(m, pricing, config.random, rng)
         return ElecoinSolution(method, pricing, rnd.outcome, analytic, time.perf_counter() - start,
@@ -110,6 +118,15 @@ def solve_elecoin(config: ElecoinConfig, method: str, pricing: str, rng: np.rand
     objective = "prosumers" if method == "ga-prosumers" else "server"
     out = solve_ga(m, pricing, objective, config.ga, rng)
     return ElecoinSolution(method, pricing, out, analytic, time.perf_counter() - start)
+
+
+def not_converged_message(solution: ElecoinSolution) -> str | None:
+    """A one-line warning when DMA-UBRL stopped before every learner had settled (else None)."""
+    if solution.converged is None or solution.converged:
+        return None
+    band = 100 * (solution.band_width or 0.0)
+    return (f"warning: DMA-UBRL did not converge (the learners' price band was last {band:.3g}% wide after "
+            f"{solution.episodes:,} episodes); the price shown is their last estimate, not an equilibrium")
 
 
 def market_with(config: ElecoinConfig, **changes: Any) -> ElecoinConfig:
