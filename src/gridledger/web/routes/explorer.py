@@ -68,7 +68,7 @@ def search(state: State, q: Annotated[str, Query(min_length=1, max_length=100)])
     """Find a block (number or hash), a transaction (hash) or an address."""
     state.index.sync()
     q = q.strip()
-    if q.isdigit():
+    if re.fullmatch(r"[0-9]{1,30}", q):  # ASCII digits only: str.isdigit() also accepts "²", which int() refuses
         n = int(q)
         return {"kind": "block", "key": n} if n <= MAX_BLOCK and state.index.block(n) else {"kind": None}
     if re.fullmatch(r"0x[0-9a-fA-F]{64}", q):
