@@ -161,8 +161,16 @@ def reproduce_fig46_49(config: V2VTrainConfig, seed: int, smoke: bool, out: Outp
 
 
 # -- the study ------------------------------------------------------------------------------------------
-def _cache(out: OutputDir, name: str, smoke: bool) -> Path:
-    return out.target.parent / f"{out.target.name}.runs-{name}{'-smoke' if smoke else ''}"
+def _cache(out: OutputDir, name: str, smoke: bool, config: V2VTrainConfig, seed: int) -> Path:
+    """Directory of finished runs, keyed by the study, its size, the configuration and the seed."""
+    import hashlib
+    import json
+
+    from gridledger.params import to_mapping
+
+    key = hashlib.sha256(json.dumps([name, smoke, seed, to_mapping(config)], sort_keys=True,
+                                    default=str).encode()).hexdigest()[:12]
+    return out.target.parent / f"{out.target.name}.runs-{name}{'-smoke' if smoke else ''}-{key}"
 
 
 def _curves(ax: Any, runs: dict[str, list[dict[str, Any]]], labels: dict[str, str], col: int, title: str) -> None:
@@ -204,7 +212,7 @@ def reproduce_fig411_412(config: V2VTrainConfig, seed: int, smoke: bool, out: Ou
     mining reward in training, the rule and the perfect-foresight optimum."""
     sizes = SMOKE if smoke else FULL
     tuned = tune_td3(config, sizes, seed, reporter)
-    runs = run_study(config, FIG411_METHODS, sizes, seed, _cache(out, "fig411", smoke), reporter,
+    runs = run_study(config, FIG411_METHODS, sizes, seed, _cache(out, "fig411", smoke, config, seed), reporter,
                      tuned_td3=tuned["offpolicy"])
     labels = {m.key: m.label for m in FIG411_METHODS}
     agg = aggregate(runs, "fedavg")
@@ -242,8 +250,9 @@ def reproduce_fig411_412(config: V2VTrainConfig, seed: int, smoke: bool, out: Ou
              "for baseline1 - ours) |",
              f"| ours beats baseline2 by ~5% | net money: baseline2 {_fmt(b2['net'])}; delta-weighted return: ours "
              f"{_fmt(ours['delta_return'])}, baseline2 {_fmt(b2['delta_return'])} |",
-             f"| (no oracle in the thesis) | ours reaches {100 * ours['net']['mean'] / oracle['net']['mean']:.0f}% "
-             f"of the perfect-foresight net money; the rule {100 * rule['net']['mean'] / oracle['net']['mean']:.0f}% |"]
+             f"| (no optimum in the thesis) | perfect-foresight net money {_fmt(oracle['net'])}: ours is "
+             f"{oracle['net']['mean'] - ours['net']['mean']:.2f} below it, the rule "
+             f"{oracle['net']['mean'] - rule['net']['mean']:.2f} below it |"]
     if mining:
         lines.append(
             "| PoSOC rewards discharging | with the mining reward in training: proof score "
@@ -263,7 +272,7 @@ def reproduce_fig410(config: V2VTrainConfig, seed: int, smoke: bool, out: Output
                      reporter: Reporter = SILENT) -> dict[str, Any]:
     """Fig. 4.10 as a study: federated SAC, PPO and A2C over 5 EVs under ND and UD data."""
     sizes = SMOKE if smoke else FULL
-    runs = run_study(config, FIG410_METHODS, sizes, seed, _cache(out, "fig410", smoke), reporter)
+    runs = run_study(config, FIG410_METHODS, sizes, seed, _cache(out, "fig410", smoke, config, seed), reporter)
     labels = {m.key: m.label for m in FIG410_METHODS}
     fig, axes = plt.subplots(1, 2, figsize=(13, 4))
     for col, data in enumerate(("nd", "ud")):
