@@ -2,7 +2,7 @@
 
 Gymnasium (registered when ``gridledger`` is imported, as env packages do):
 
-- ``gridledger/V2V-v1``: one EV's day at its site (thesis chapter 4, eqs. 4.10-4.16, with hour
+- ``gridledger/V2VSite-v0``: one EV's day at its site (thesis chapter 4, eqs. 4.10-4.16, with hour
   and hours to departure in the state); the other EVs at the site act by a rule and the site
   market clears every hour, class :class:`gridledger.learn.fleet.env.V2VEnv`.
 - ``gridledger/V2V-v0``: the thesis's MDP as printed (state 4.10, every kWh at p_v2v with an
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 GYMNASIUM_ENVS: dict[str, str] = {
     "gridledger/V2V-v0": "gridledger.learn.fleet.env:ThesisV2VEnv",
-    "gridledger/V2V-v1": "gridledger.learn.fleet.env:V2VEnv",
+    "gridledger/V2VSite-v0": "gridledger.learn.fleet.env:V2VEnv",
 }
 """Gymnasium id -> entry point."""
 

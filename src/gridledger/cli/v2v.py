@@ -187,13 +187,14 @@ def v2v_settle(
 ) -> None:
     """Settle a trained fleet's held-out days on chain: PoSOC staking, mLAG election, fees (Fig. 4.5)."""
     from gridledger.params import from_mapping
-    from gridledger.scenarios.fleet.chain import FleetSettleConfig, settle_fleet
+    from gridledger.scenarios.fleet.chain import FleetSettleConfig, check_fleet_size, settle_fleet
     from gridledger.scenarios.fleet.run import load_fleet
 
     settle = from_mapping(FleetSettleConfig, {"evs": evs, "days": days, "selfish": tuple(selfish or ()),
                                               "beta_bps": beta_bps})
     model_dir = model / "model" if (model / "model" / "model.json").exists() else model
     fleet, cfg = load_fleet(model_dir)
+    check_fleet_size(settle, fleet)
     result = on_chain(rpc_url, data_dir, not json_, lambda chain, home, reporter: settle_fleet(
         chain, home, fleet, cfg.env, seed, settle, reporter))
     write_settlement(out, seed, result)

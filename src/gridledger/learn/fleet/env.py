@@ -344,7 +344,7 @@ class FleetMarketEnv:
 
 # -- Gymnasium: one EV, the others at its site acting by the rule -------------------------------
 class V2VEnv(gym.Env):
-    """``gridledger/V2V-v1``: one EV's day at its site (Gymnasium API).
+    """``gridledger/V2VSite-v0``: one EV's day at its site (Gymnasium API).
 
     The EV (index ``ev`` of ``fleet``; by default a synthetic 10-EV site drawn with
     ``fleet_seed``, so the EV keeps its identity across resets) trades at its site with the

@@ -1,7 +1,7 @@
 """stable-baselines3 on the single-EV Gymnasium env, as a cross-check of our batched learners.
 
 :func:`train_sb3` trains one SB3 model (PPO, A2C, SAC, TD3 or DDPG) for one EV of a fleet on
-``gridledger/V2V-v1`` (the EV at its site, the other EVs there acting by the rule policy);
+``gridledger/V2VSite-v0`` (the EV at its site, the other EVs there acting by the rule policy);
 :func:`sb3_policy` turns models into a fleet policy for :func:`gridledger.learn.fleet.evaluate.evaluate`.
 Observations are scaled like our networks' inputs (:func:`gridledger.learn.fleet.env.obs_scale`).
 """

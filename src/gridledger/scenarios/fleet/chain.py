@@ -70,10 +70,17 @@ class FleetSettleConfig:
         check_int("wei_per_money", self.wei_per_money, ge=1)
 
 
+def check_fleet_size(cfg: FleetSettleConfig, fleet: Any) -> None:
+    """The settlement covers the model's whole fleet (EVs trade with each other)."""
+    if len(fleet.fleet) != cfg.evs:
+        raise ConfigError("evs", f"must equal the model's number of EVs, {len(fleet.fleet)} (got {cfg.evs})")
+
+
 def settle_fleet(chain: Chain, data_dir: str | Path, fleet: Any, env: V2VConfig, seed: int,
                  settle: FleetSettleConfig | None = None, reporter: Reporter = SILENT) -> dict[str, Any]:
     """Run ``fleet`` on held-out days and settle every day on ``chain``; returns a JSON-ready report."""
     cfg = settle or FleetSettleConfig()
+    check_fleet_size(cfg, fleet)
     start = time.perf_counter()
     dep, new = deploy_fleet_ledger(chain, data_dir, StakingDeployment(cfg.slash_bps, cfg.beta_bps))
     settlement = V2VSettlementClient(chain, dep.contracts["V2VSettlement"])
@@ -85,8 +92,6 @@ def settle_fleet(chain: Chain, data_dir: str | Path, fleet: Any, env: V2VConfig,
     txs: list[TxResult] = []
     advance = reporter.task("settling the fleet on chain", n + cfg.days * (n + 4) + 2 * n)
 
-    if len(fleet.fleet) != n:
-        raise ConfigError("evs", f"must equal the model's number of EVs, {len(fleet.fleet)} (got {n})")
     days_, prices = held_out(fleet.fleet, env, cfg.days, seed)
     result = evaluate(fleet.policy(), fleet.fleet, env, days_, prices, trades=True)
     blocks = day_rounds(result, fleet.fleet, fleet.model_hash(), cfg.beta_bps / 10_000, seed)

@@ -211,9 +211,9 @@ def reproduce_fig411_412(config: V2VTrainConfig, seed: int, smoke: bool, out: Ou
     learners, FedAvg + fine-tuning, FedProx, baseline1 (grid-only), baseline2 (no delta), the
     mining reward in training, the rule and the perfect-foresight optimum."""
     sizes = SMOKE if smoke else FULL
-    tuned = tune_td3(config, sizes, seed, reporter)
-    runs = run_study(config, FIG411_METHODS, sizes, seed, _cache(out, "fig411", smoke, config, seed), reporter,
-                     tuned_td3=tuned["offpolicy"])
+    cache = _cache(out, "fig411", smoke, config, seed)
+    tuned = tune_td3(config, sizes, seed, reporter, cache)
+    runs = run_study(config, FIG411_METHODS, sizes, seed, cache, reporter, tuned_td3=tuned["offpolicy"])
     labels = {m.key: m.label for m in FIG411_METHODS}
     agg = aggregate(runs, "fedavg")
     fig, axes = plt.subplots(1, 3, figsize=(19, 5))

@@ -53,8 +53,8 @@ class StudySizes:
     """(exploration noise, batch size) pairs tried for TD3 (update ratio = epochs / batch size)."""
 
 
-FULL = StudySizes(seeds=5, evs=10, rounds=200, worlds=32, test_days=100, val_days=50,
-                  td3_grid=((0.1, 256), (0.3, 256), (0.1, 64), (0.3, 64)))
+FULL = StudySizes(seeds=5, evs=10, rounds=150, worlds=32, test_days=100, val_days=50,
+                  td3_grid=((0.1, 256), (0.3, 256), (0.1, 128), (0.3, 128)))
 SMOKE = StudySizes(seeds=2, evs=4, rounds=3, worlds=4, test_days=6, val_days=3, td3_grid=((0.1, 64),))
 
 
@@ -136,10 +136,19 @@ def _score(res: Any) -> dict[str, Any]:
     return out
 
 
-def tune_td3(base: V2VTrainConfig, sizes: StudySizes, seed: int, reporter: Reporter) -> dict[str, Any]:
+def tune_td3(base: V2VTrainConfig, sizes: StudySizes, seed: int, reporter: Reporter,
+             cache: Path | None = None) -> dict[str, Any]:
     """Grid over exploration noise and batch size (update ratio) on a tuning seed, scored on
     validation days by the learner's own reward; returns the chosen configuration and the grid."""
     m = next(x for x in FIG411_METHODS if x.key == "central-td3")
+    path = cache / "td3-tuning.json" if cache is not None else None
+    if path is not None and path.exists():
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        c = saved["chosen"]
+        saved["offpolicy"] = replace(base.offpolicy, exploration_noise=c["exploration_noise"],
+                                     batch_size=c["batch_size"], updates_per_step=c["updates_per_step"],
+                                     learning_starts=min(base.offpolicy.learning_starts, sizes.worlds * sizes.rounds))
+        return saved
     tune_seed = seed + 1000
     grid = []
     advance = reporter.task("TD3 tuning", len(sizes.td3_grid))
@@ -160,9 +169,12 @@ def tune_td3(base: V2VTrainConfig, sizes: StudySizes, seed: int, reporter: Repor
             best = (float(own), off)
         advance(1)
     assert best is not None
-    return {"grid": grid, "chosen": {"exploration_noise": best[1].exploration_noise,
-                                     "batch_size": best[1].batch_size,
-                                     "updates_per_step": best[1].updates_per_step}, "offpolicy": best[1]}
+    out = {"grid": grid, "chosen": {"exploration_noise": best[1].exploration_noise, "batch_size": best[1].batch_size,
+                                    "updates_per_step": best[1].updates_per_step}}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(out), encoding="utf-8")
+    return {**out, "offpolicy": best[1]}
 
 
 def run_study(base: V2VTrainConfig, methods: tuple[Method, ...], sizes: StudySizes, seed: int, cache: Path | None,
