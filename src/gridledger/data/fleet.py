@@ -225,31 +225,44 @@ def _draw(rng: np.random.Generator, mean: NDArray[np.float64] | float, sd: NDArr
 
 
 def sample_fleet_days(fleet: tuple[EVProfile, ...], days: int, rng: np.random.Generator) -> FleetDays:
-    """Draw ``days`` days for every EV from its own pattern (Table 4.1's constraints kept)."""
+    """Draw ``days`` days for every EV from its own pattern (Table 4.1's constraints kept).
+
+    EVs with drawn patterns are sampled together (vectorised); EVs with a schedule replay it from
+    a random starting day.
+    """
     n = len(fleet)
     arr = np.zeros((n, days), dtype=np.int64)
     dep = np.zeros((n, days), dtype=np.int64)
     soc = np.zeros((n, days))
-    for i, ev in enumerate(fleet):
-        p = ev.pattern
-        if p.schedule:
-            # One cyclic index per draw, so that a schedule does not repeat the same day in every sample.
-            start = int(rng.integers(len(p.schedule)))
-            rows = [p.schedule[(start + k) % len(p.schedule)] for k in range(days)]
-            arr[i] = [r[0] for r in rows]
-            dep[i] = [r[1] for r in rows]
-            soc[i] = [r[2] for r in rows]
-        else:
-            u = p.distribution == "uniform"
-            a = np.clip(np.rint(_draw(rng, p.arrival_mean_h, p.arrival_sd_h, (days,), u)), *p.arrival_range_h)
-            d = np.clip(np.rint(_draw(rng, p.departure_mean_h, p.departure_sd_h, (days,), u)), *p.departure_range_h)
-            arr[i] = a.astype(np.int64)
-            dep[i] = np.minimum(np.maximum(d.astype(np.int64), arr[i] + 1), 24)
-            soc[i] = np.clip(_draw(rng, p.soc_mean, p.soc_sd, (days,), u), *p.soc_range)
-        if p.presence < 1.0:
-            away = rng.random(days) >= p.presence
-            arr[i, away] = 0
-            dep[i, away] = 0
+    pats = [ev.pattern for ev in fleet]
+    drawn = np.array([not p.schedule_arrival_h for p in pats], dtype=bool)
+    for uniform in (False, True):
+        idx = np.flatnonzero(drawn & np.array([(p.distribution == "uniform") == uniform for p in pats], dtype=bool))
+        if len(idx) == 0:
+            continue
+        col = lambda f, idx=idx: np.array([f(pats[i]) for i in idx], dtype=float)[:, None]  # noqa: E731
+        a = np.rint(_draw(rng, col(lambda p: p.arrival_mean_h), col(lambda p: p.arrival_sd_h), (len(idx), days),
+                          uniform))
+        a = np.clip(a, col(lambda p: p.arrival_range_h[0]), col(lambda p: p.arrival_range_h[1])).astype(np.int64)
+        d = np.rint(_draw(rng, col(lambda p: p.departure_mean_h), col(lambda p: p.departure_sd_h),
+                          (len(idx), days), uniform))
+        d = np.clip(d, col(lambda p: p.departure_range_h[0]), col(lambda p: p.departure_range_h[1])).astype(np.int64)
+        arr[idx] = a
+        dep[idx] = np.minimum(np.maximum(d, a + 1), 24)
+        soc[idx] = np.clip(_draw(rng, col(lambda p: p.soc_mean), col(lambda p: p.soc_sd), (len(idx), days), uniform),
+                           col(lambda p: p.soc_range[0]), col(lambda p: p.soc_range[1]))
+    for i in np.flatnonzero(~drawn):
+        sched = pats[i].schedule
+        start = int(rng.integers(len(sched)))
+        rows = [sched[(start + k) % len(sched)] for k in range(days)]
+        arr[i] = [r[0] for r in rows]
+        dep[i] = [r[1] for r in rows]
+        soc[i] = [r[2] for r in rows]
+    presence = np.array([p.presence for p in pats])
+    if np.any(presence < 1.0):
+        away = rng.random((n, days)) >= presence[:, None]
+        arr[away] = 0
+        dep[away] = 0
     return FleetDays(arr, dep, soc)
 
 

@@ -198,6 +198,7 @@ class FleetMarketEnv:
         self.eff_ch = col([e.model.charge_efficiency for e in self.fleet])
         self.eff_dis = col([e.model.discharge_efficiency for e in self.fleet])
         self.soc_required = col([e.soc_required for e in self.fleet])
+        self.lossless = bool(torch.all(self.eff_ch == 1.0) and torch.all(self.eff_dis == 1.0))
         sites = np.array([e.site for e in self.fleet], dtype=np.int64)
         self.site_ids, site_idx = np.unique(sites, return_inverse=True)
         self.sites = len(self.site_ids)
@@ -270,9 +271,13 @@ class FleetMarketEnv:
 
     # -- dynamics -------------------------------------------------------------------------
     def _to_grid(self, battery_kwh: torch.Tensor) -> torch.Tensor:
+        if self.lossless:
+            return battery_kwh
         return torch.where(battery_kwh > 0, battery_kwh / self.eff_ch, battery_kwh * self.eff_dis)
 
     def _to_battery(self, grid_kwh: torch.Tensor) -> torch.Tensor:
+        if self.lossless:
+            return grid_kwh
         return torch.where(grid_kwh > 0, grid_kwh * self.eff_ch, grid_kwh / self.eff_dis)
 
     def feasible(self) -> tuple[torch.Tensor, torch.Tensor]:
