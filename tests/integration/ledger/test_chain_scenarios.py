@@ -14,7 +14,6 @@ from gridledger.ledger.units import kwh_to_token_units
 from gridledger.scenarios.community.chain import record_community_day
 from gridledger.scenarios.community.run import CommunityConfig, check_invariants, synthetic_input
 from gridledger.scenarios.fleet.chain import FleetSettleConfig, settle_fleet
-from gridledger.scenarios.fleet.run import train, train_config
 
 pytestmark = pytest.mark.integration
 
@@ -56,15 +55,37 @@ def test_community_day_with_refusing_coalitions_is_slashed(chain, tmp_path):
     assert ledger2["round"] == 2 and not ledger2["chain"]["deployed"]
 
 
+class ScriptedFleet:
+    """Three EVs at one site acting by a fixed rule: EV 0 always charges, EVs 1 and 2 always
+    discharge, so they trade V2V every hour they overlap. EV 0's proof score is never positive
+    (it only charges and leaves full), so it is never the miner and owes every round's fee."""
+
+    def __init__(self) -> None:
+        from gridledger.data.fleet import synthetic_fleet
+
+        self.fleet = synthetic_fleet(3, 1, np.random.default_rng(0))
+
+    def policy(self):
+        import torch
+
+        return lambda obs, env: torch.tensor([[1.0], [-1.0], [-1.0]], dtype=torch.float64).expand(3, env.worlds)
+
+    def model_hash(self) -> str:
+        return "scripted"
+
+
 def test_fleet_days_on_chain_hold_the_selfish_evs_profit(chain, tmp_path):
-    cfg = train_config({"federation": {"evs": 3, "rounds": 4}})
-    fleet = train(cfg, 0)
-    report = settle_fleet(chain, tmp_path, fleet, cfg.env, 1, FleetSettleConfig(evs=3, days=2, selfish=(0,)))
+    from gridledger.learn.fleet.env import V2VConfig
+
+    report = settle_fleet(chain, tmp_path, ScriptedFleet(), V2VConfig(), 1,
+                          FleetSettleConfig(evs=3, days=2, selfish=(0,)))
     evs = report["evs"]
     assert [r["round"] for r in report["rounds"]] == [1, 2]
+    assert all(r["miner_ev"] in (1, 2) for r in report["rounds"])
+    assert all(sum(t["kwh"] for t in b["trades"]) > 0 for b in report["v2v_blocks"])
     selfish = evs[0]
-    # With this seed EV 0 is the miner of one round only, so it owes the other round's miner.
-    assert selfish["fee_owed_wei"] > 0
+    # EV 0 bought V2V (a positive surplus) and is never the miner: it owes both rounds' fees.
+    assert selfish["fee_owed_wei"] == sum(r["fees_wei"][0] for r in report["rounds"]) > 0
     assert selfish["refused"] == "V2VFeeOutstanding" and selfish["held_wei"] == selfish["profit_wei"]
     assert report["confiscated_wei"] == selfish["held_wei"]
     for e in evs[1:]:
