@@ -323,3 +323,9 @@ def tou_price_days(days: int, rng: np.random.Generator, scale: str = "section-4.
         else:
             out[:, cols] = np.maximum(_draw(rng, m, s, (days,), u), 0.05 * m)[:, None]
     return PriceDays(out)
+
+
+PriceSource = Callable[..., PriceDays]
+PRICE_SOURCES: dict[str, PriceSource] = {"tou": tou_price_days}
+"""Name -> grid price source ``(days, rng, scale, data, hourly) -> PriceDays``; loaders of real
+prices (e.g. day-ahead series) add theirs and may ignore the time-of-use arguments."""

@@ -50,13 +50,13 @@ from gridledger.data.fleet import (
     OFF,
     ON,
     PRICE_SCALES,
+    PRICE_SOURCES,
     EVProfile,
     FleetDays,
     PriceDays,
     sample_fleet_days,
     synthetic_fleet,
     tou_period,
-    tou_price_days,
 )
 from gridledger.learn.fleet.market import MARKETS, Clearing, clear
 from gridledger.params import check_choice, check_int, check_number
@@ -77,6 +77,10 @@ class V2VConfig:
     """"nd" normal or "ud" uniform draws of prices (section 4.4.6); the fleet has its own."""
     price_scale: str = "section-4.4.1"
     """Prices N(0.82, 0.1), N(1.13, 0.1), N(1.7, 0.1) (section 4.4.1) or Table 4.1's cents."""
+    price_source: str = "tou"
+    """Grid price process (``gridledger.data.fleet.PRICE_SOURCES``; "tou": Table 4.1 / 4.4.1)."""
+    price_unit_per_kwh: float = 0.0
+    """Scale of the price inputs of the networks; 0: the on-peak mean of ``price_scale``."""
     hourly_prices: bool = False
     """Draw the time-of-use price per hour instead of once per period and day."""
     v2v_discount: float = 0.10
@@ -109,6 +113,8 @@ class V2VConfig:
         check_number("soc_max", self.soc_max, gt=self.soc_min, le=1)
         check_choice("data", self.data, ("nd", "ud"))
         check_choice("price_scale", self.price_scale, tuple(PRICE_SCALES))
+        check_choice("price_source", self.price_source, tuple(PRICE_SOURCES))
+        check_number("price_unit_per_kwh", self.price_unit_per_kwh, ge=0)
         check_number("v2v_discount", self.v2v_discount, ge=0, lt=1)
         check_number("grid_buy_discount", self.grid_buy_discount, gt=self.v2v_discount, lt=1)
         check_choice("market", self.market, MARKETS)
@@ -130,8 +136,8 @@ class V2VConfig:
 
     @property
     def price_unit(self) -> float:
-        """Scale of the price inputs of the networks (the on-peak mean of the price scale)."""
-        return PRICE_SCALES[self.price_scale][2][0]
+        """Scale of the price inputs of the networks (by default the on-peak mean of the price scale)."""
+        return self.price_unit_per_kwh or PRICE_SCALES[self.price_scale][2][0]
 
 
 def price_factors(grid_sell: np.ndarray, config: V2VConfig) -> np.ndarray:
@@ -222,7 +228,7 @@ class FleetMarketEnv:
         if days is None:
             days = sample_fleet_days(self.fleet, w, self.rng)
         if prices is None:
-            prices = tou_price_days(w, self.rng, c.price_scale, c.data, c.hourly_prices)
+            prices = PRICE_SOURCES[c.price_source](w, self.rng, c.price_scale, c.data, c.hourly_prices)
         if days.shape != (self.n, w) or prices.grid_sell.shape[0] != w:
             raise ValueError(f"days must have shape ({self.n}, {w}) and prices {w} rows")
         self.days, self.prices = days, prices

@@ -30,7 +30,7 @@ import scipy.sparse as sp
 import torch
 from scipy.optimize import linprog
 
-from gridledger.data.fleet import EVProfile, FleetDays, PriceDays, sample_fleet_days, tou_price_days
+from gridledger.data.fleet import PRICE_SOURCES, EVProfile, FleetDays, PriceDays, sample_fleet_days
 from gridledger.games.election import NoEligibleMinerError, weighted_random_selection
 from gridledger.learn.fleet.env import DTYPE, FleetMarketEnv, V2VConfig
 from gridledger.learn.fleet.federated import Policy
@@ -108,7 +108,7 @@ def held_out(fleet: tuple[EVProfile, ...], config: V2VConfig, days: int, seed: i
     """Days no training run draws (a separate seed stream): the fleet's own patterns, new prices."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, stream]))
     fd = sample_fleet_days(fleet, days, rng)
-    pd = tou_price_days(days, rng, config.price_scale, config.data, config.hourly_prices)
+    pd = PRICE_SOURCES[config.price_source](days, rng, config.price_scale, config.data, config.hourly_prices)
     return fd, pd
 
 
