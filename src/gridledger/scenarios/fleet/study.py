@@ -186,7 +186,7 @@ def run_study(base: V2VTrainConfig, methods: tuple[Method, ...], sizes: StudySiz
     advance = reporter.task("study runs", sizes.seeds * len(methods))
     for k in range(sizes.seeds):
         s = seed + k
-        fleets: dict[int, Any] = {}
+        fleets: dict[tuple[int, str], Any] = {}
         for m in methods:
             path = cache / f"{m.key}-seed{s}.json" if cache is not None else None
             if path is not None and path.exists():
@@ -196,10 +196,10 @@ def run_study(base: V2VTrainConfig, methods: tuple[Method, ...], sizes: StudySiz
             t0 = time.perf_counter()
             off = tuned_td3 if m.algo == "td3" and tuned_td3 is not None else None
             cfg = _train_cfg(base, m, sizes, off)
-            evs = cfg.federation.evs
-            if evs not in fleets:
-                fleets[evs] = build_fleet(cfg.federation, base.env, s)
-            fleet = fleets[evs]
+            key = (cfg.federation.evs, cfg.env.data)  # UD data: the EVs' patterns are uniform too
+            if key not in fleets:
+                fleets[key] = build_fleet(cfg.federation, cfg.env, s)
+            fleet = fleets[key]
             score_env = _score_env(base, m)
             fd, pd = held_out(fleet, score_env, sizes.test_days, s)
             entry: dict[str, Any] = {"method": m.key, "seed": s}
