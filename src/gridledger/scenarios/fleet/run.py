@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from gridledger.data.fleet import fleet_from_mappings
-from gridledger.errors import InputFileError
+from gridledger.errors import ConfigError, InputFileError
 from gridledger.learn.fleet.env import V2VConfig
 from gridledger.learn.fleet.evaluate import (
     EvalResult,
@@ -57,6 +57,9 @@ class V2VTrainConfig:
 
     def __post_init__(self) -> None:
         check_choice("algo", self.algo, ALGOS)
+        if self.federation.fleet in ("thesis", "iid") and self.env.day_start_h != 0:
+            raise ConfigError("env.day_start_h", f"must be 0 for the {self.federation.fleet!r} fleet (Table 4.1 gives "
+                              f"clock hours of a daytime parking lot; got {self.env.day_start_h})")
 
 
 def train_config(mapping: dict[str, Any]) -> V2VTrainConfig:
