@@ -2,7 +2,8 @@
 
 For each source: the time to load it, and the time to build a community day from it (inputs:
 daily totals of 10 prosumers, placement and loss fractions) and to run that day (formation,
-election, Shapley shares); for the EV sources, the time to draw 1,000 EV-days. The baseline,
+election, Shapley shares); for the EV sources, the time to build a fleet of 1,000 EVs with
+identities and to draw a day for it with its day-ahead prices. The baseline,
 measured in the same run, is the shipped synthetic Ausgrid-format sample (load and day). The
 full datasets come from $GRIDLEDGER_DATA or ../shared/data (skipped when absent); the shipped
 subsets are always measured. Each time is the best of ``REPEATS`` runs, caches cleared, except
@@ -117,14 +118,18 @@ def main() -> None:
         t_models, _ = best(lambda d=d: load_ev_models(d / EV_SPECS_V2G))
         t_stats, _ = best(lambda d=d: load_charging_stats(d))
         t_prices, prices = best(lambda d=d: load_day_ahead(day_ahead_file(d)), repeats=1 if "full" in label else 3)
-        cfg = fleet_data.RealFleetConfig(data_dir=str(d))
-        fleet_data._elaad(cfg.data_dir, "", "")  # loaded once; the draw is what is timed
-        t_draw, _ = best(lambda cfg=cfg: fleet_data.draw_days(np.random.default_rng(0), 1000, cfg, 0.2, 0.8,
-                                                               np.repeat(np.arange(10), 100)))
+        cfg = fleet_data.RealDataConfig(data_dir=str(d))
+        fleet_data.real_fleet(1, real=cfg)  # the files are loaded once; building and drawing are what is timed
+        fleet_data.day_ahead_price_days(1, np.random.default_rng(0), real=cfg)
+        t_fleet, evs = best(lambda cfg=cfg: fleet_data.real_fleet(1000, 1, np.random.default_rng(0), real=cfg))
+        t_draw, _ = best(lambda cfg=cfg, evs=evs: (fleet_data.sample_fleet_days(evs, 1, np.random.default_rng(1)),
+                                                   fleet_data.day_ahead_price_days(1, np.random.default_rng(1),
+                                                                                   real=cfg)))
         rows.append((f"{label}: EV models", t_models, None, None, ""))
         rows.append((f"{label}: ElaadNL statistics", t_stats, None, None, ""))
         rows.append((f"{label}: day-ahead prices", t_prices, None, None, f"{len(prices):,} hours"))
-        rows.append((f"{label}: draw 1,000 EV-days", None, t_draw, None, "fleet of 10 EVs"))
+        rows.append((f"{label}: build 1,000 EVs with identities", None, t_fleet, None, "models, ElaadNL habits"))
+        rows.append((f"{label}: draw a day for them", None, t_draw, None, "1,000 EV-days, day-ahead prices"))
 
     table = Table(title="real data: load, build a community day (inputs), run it")
     for col in ("source", "load (s)", "build (s)", "run day (s)", "load / baseline", "size"):

@@ -2,14 +2,13 @@
 
 Training (torch, numba) gives different numbers on different CPUs, so a seed that elects EV 0
 or a coalition that happens to hold prosumer 3 on one machine may not on another. A test that
-needs a particular situation builds it here: a community made by hand, or the outcome of a
-draw replayed before the run (the draws are functions of the day's numbers and a seed, so a
+needs a particular situation builds it here: a community made by hand, a fleet acting by a
+script, or the outcome of a draw replayed before the run (the draws are functions of the day's numbers and a seed, so a
 replay in the same process makes the same draw on any machine).
 """
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import replace
 from typing import Any
 
@@ -48,21 +47,21 @@ def first_drawn_coalition(config: CommunityConfig, inputs: CommunityInput, seed:
     return day.formation.partition[day.election.attempts[0].candidate]
 
 
-def ev_owing_a_fee(fleet: Any, env: Any, seed: int, settle: Any) -> int:
-    """The EV that owes the largest fee when ``fleet`` settles its held-out days (``seed``) with
-    nobody selfish, found by settling them first on a scratch embedded chain. A fresh deployment
-    numbers its rounds from 1 and the rounds' draws depend only on the days' proof scores and
-    ``seed``, so the same EV owes the same fee on any fresh deployment (settle_fleet itself
-    checks that the chain elects the replayed miner)."""
-    from gridledger.ledger.chain import EmbeddedChain
-    from gridledger.scenarios.fleet.chain import settle_fleet
+class ScriptedFleet:
+    """Three EVs at one site acting by a fixed rule: EV 0 always charges, EVs 1 and 2 always
+    discharge, so they trade V2V every hour they overlap. EV 0 buys (a positive surplus, so a fee)
+    and only charges: its proof score (eq. 4.1) is at most the SOC it lacks when it leaves, far
+    below the sellers', so it is not the miner; the tests check both on the days they settle."""
 
-    chain = EmbeddedChain(None)
-    try:
-        with tempfile.TemporaryDirectory(prefix="gridledger-replay-") as scratch:
-            report = settle_fleet(chain, scratch, fleet, env, seed, replace(settle, selfish=()))
-    finally:
-        chain.close()
-    owed = [e["fee_owed_wei"] for e in report["evs"]]
-    assert max(owed) > 0, f"no EV owes a fee on these days (every profit is zero?): {report['rounds']}"
-    return int(np.argmax(owed))
+    def __init__(self) -> None:
+        from gridledger.data.fleet import synthetic_fleet
+
+        self.fleet = synthetic_fleet(3, 1, np.random.default_rng(0))
+
+    def policy(self):
+        import torch
+
+        return lambda obs, env: torch.tensor([[1.0], [-1.0], [-1.0]], dtype=torch.float64).expand(3, env.worlds)
+
+    def model_hash(self) -> str:
+        return "scripted"

@@ -48,26 +48,23 @@ def server(web_app):
 
 
 def _record_rounds(gl):
-    """A community day and two fleet days on the app's chain, for the dashboard. The selfish EV
-    is one that owes a fee on those days (which one depends on the training and the draws)."""
-    from dataclasses import replace
-
+    """A community day and two fleet days on the app's chain, for the dashboard. The fleet acts by
+    a script (tests/situations.py): EV 0 buys V2V from EVs 1 and 2, owes a fee every day and is
+    the selfish one."""
     import numpy as np
-    from situations import ev_owing_a_fee
+    from situations import ScriptedFleet
 
+    from gridledger.learn.fleet.env import V2VConfig
     from gridledger.scenarios.community.chain import record_community_day
     from gridledger.scenarios.community.run import CommunityConfig, synthetic_input
     from gridledger.scenarios.fleet.chain import FleetSettleConfig, settle_fleet
-    from gridledger.scenarios.fleet.run import train, train_config
 
     cfg = CommunityConfig(prosumers=6)
     rng = np.random.default_rng(0)
     record_community_day(gl.chain, gl.settings.data_dir, cfg, synthetic_input(cfg, rng), rng)
-    fcfg = train_config({"federation": {"evs": 3, "rounds": 2}})
-    fleet = train(fcfg, 0)
-    settle = FleetSettleConfig(evs=3, days=2)
-    selfish = ev_owing_a_fee(fleet, fcfg.env, 0, settle)
-    settle_fleet(gl.chain, gl.settings.data_dir, fleet, fcfg.env, 0, replace(settle, selfish=(selfish,)))
+    report = settle_fleet(gl.chain, gl.settings.data_dir, ScriptedFleet(), V2VConfig(), 1,
+                          FleetSettleConfig(evs=3, days=2, selfish=(0,)))
+    assert report["evs"][0]["fee_owed_wei"] > 0 and all(r["miner_ev"] in (1, 2) for r in report["rounds"])
 
 
 @pytest.fixture(scope="module")

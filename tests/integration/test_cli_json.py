@@ -39,7 +39,7 @@ INVOCATIONS: list[tuple[str, list[str]]] = [
     ("community run", ["--prosumers", "5", "--chain", "--data-dir", "{tmp}/home"]),
     ("community optimize", ["--input", "{tmp}/coalition.json"]),
     ("v2v train", ["--evs", "2", "--rounds", "2", "--out", "{tmp}/fleet"]),
-    ("v2v evaluate", ["--model", "{tmp}/fleet", "--evs", "2"]),
+    ("v2v evaluate", ["--model", "{tmp}/fleet", "--days", "2"]),
     ("v2v settle", ["--model", "{tmp}/fleet", "--evs", "2", "--days", "1", "--data-dir", "{tmp}/home"]),
     ("forecast train", ["--synthetic", "--customers", "3", "--days", "30", "--epochs", "1", "--out", "{tmp}/fc"]),
     ("forecast predict", ["--model", "{tmp}/fc", "--history-days", "30", "--days", "1"]),

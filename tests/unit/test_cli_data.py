@@ -85,12 +85,19 @@ def test_forecast_train_on_citylearn():
 
 
 @pytest.mark.seed_sensitive
-@pytest.mark.parametrize(("fleet", "kind"), [("real", "elaad"), ("citylearn", "citylearn")])
-def test_v2v_train_real_fleets(fleet, kind):
-    res = runner.invoke(app, ["v2v", "train", "--fleet", fleet, "--evs", "2", "--rounds", "1", "--json"])
+@pytest.mark.parametrize(("fleet", "prices", "needle"), [("real", "day-ahead", "ElaadNL"),
+                                                        ("citylearn", "citylearn", "CityLearn")])
+def test_v2v_train_real_fleets(fleet, prices, needle):
+    res = runner.invoke(app, ["v2v", "train", "--fleet", fleet, "--evs", "2", "--rounds", "1", "--set",
+                              "federation.worlds=2", "--json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
-    assert data["fleet"]["kind"] == kind and len(data["fleet"]["ev_models"]) == 2
+    src = data["fleet_source"]
+    assert src["name"] == fleet and src["price_source"] == prices and "shipped subset" in src["description"]
+    assert src["day_start_h"] == (12 if fleet == "citylearn" else 0)
+    # The EVs are identity records whose models come from the data.
+    assert len(data["fleet"]) == 2 and all(needle in e["source"] for e in data["fleet"])
+    assert all(e["model"]["battery_kwh"] > 0 and e["model"]["discharge_kw"] > 0 for e in data["fleet"])
 
 
 def test_v2v_fleet_data_must_exist():

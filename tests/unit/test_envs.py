@@ -11,9 +11,10 @@ import pytest
 @pytest.mark.seed_sensitive
 def test_import_gridledger_registers_the_v2v_env_in_a_fresh_interpreter():
     code = ("import gridledger, gymnasium as gym\n"
-            "env = gym.make('gridledger/V2V-v0')\n"
-            "obs, _ = env.reset(seed=0)\n"
-            "assert env.observation_space.contains(obs)\n"
+            "for env_id in ('gridledger/V2V-v0', 'gridledger/V2VSite-v0'):\n"
+            "    env = gym.make(env_id)\n"
+            "    obs, _ = env.reset(seed=0)\n"
+            "    assert env.observation_space.contains(obs)\n"
             "print(type(env.unwrapped).__module__)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert res.returncode == 0, res.stderr
@@ -26,6 +27,8 @@ def test_envs_module_gives_every_env():
 
     import gridledger.envs as envs
 
-    assert set(envs.GYMNASIUM_ENVS) == {"gridledger/V2V-v0"}
-    assert envs.V2VEnv.__name__ == "V2VEnv"
+    assert set(envs.GYMNASIUM_ENVS) == {"gridledger/V2V-v0", "gridledger/V2VSite-v0"}
+    assert envs.V2VEnv.__name__ == "V2VEnv" and envs.ThesisV2VEnv.__name__ == "ThesisV2VEnv"
+    assert envs.V2VSiteParallelEnv.__name__ == "V2VSiteParallelEnv"
     parallel_api_test(envs.elecoin_parallel_env(max_slots=3), num_cycles=6)
+    parallel_api_test(envs.v2v_site_parallel_env(evs=4), num_cycles=30)

@@ -101,12 +101,6 @@ class Profiles(StrEnum):
     forecast = "forecast"
 
 
-class Fleet(StrEnum):
-    thesis = "thesis"
-    real = "real"
-    citylearn = "citylearn"
-
-
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of every random generator used.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML or JSON file overriding defaults.")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override one key: --set theta=120 (repeatable).")]

@@ -10,7 +10,7 @@ import typer
 
 from gridledger.cli.common import ConfigOpt, SeedOpt, SetOpt, console, progress_display, user_errors
 from gridledger.cli.elecoin import settle_table
-from gridledger.cli.v2v import fleet_table
+from gridledger.cli.v2v import FLEET_PRESETS, fleet_table
 from gridledger.config import gather
 from gridledger.progress import Reporter
 from gridledger.reporting import output_dir
@@ -41,8 +41,8 @@ def demo(
     from gridledger.scenarios.fleet.run import train_config
 
     # The fleet on real data (shipped subset unless $GRIDLEDGER_DATA names the full sets): V2G-capable EV
-    # models by Dutch registrations, ElaadNL workplace sessions, Dutch day-ahead prices.
-    vcfg = train_config({"env": {"fleet": "real"}})
+    # models by Dutch registrations, habits from ElaadNL's workplace sessions, Dutch day-ahead prices.
+    vcfg = train_config({"env": dict(FLEET_PRESETS["real"]), "federation": {"fleet": "real"}})
     vprogress = progress_display(True)
     with output_dir(out / "v2v") as od:
         if vprogress is not None:
@@ -50,10 +50,10 @@ def demo(
                 reproduce_fig46_49(vcfg, seed, False, od, Reporter(vprogress))
         else:
             reproduce_fig46_49(vcfg, seed, False, od)
-    from gridledger.data.fleet import data_label
+    from gridledger.data.sources import EV_NL, locate
 
-    console.print(f"EV fleet (federated PPO, 10 EVs; real data, {data_label(vcfg.env.real)}: EV models by Dutch "
-                  f"registrations, ElaadNL sessions, Dutch day-ahead prices): report written to "
+    console.print(f"EV fleet (federated PPO, 10 EVs at one site; real data, {locate(EV_NL).label}: EV models by "
+                  f"Dutch registrations, ElaadNL habits, Dutch day-ahead prices): report written to "
                   f"[bold]{out / 'v2v' / 'report.md'}[/bold]")
 
     from gridledger.ledger.chain import open_chain

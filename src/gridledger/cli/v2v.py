@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from gridledger.cli.common import (
-    Algo,
     ConfigOpt,
     DataDirOpt,
-    Fleet,
     JsonOpt,
     OutOpt,
     RpcOpt,
@@ -31,76 +30,121 @@ from gridledger.reporting import dumps, output_dir
 
 app = typer.Typer(no_args_is_help=True, help="EV fleet trading vehicle-to-vehicle (thesis chapter 4).")
 
+FLEET_PRESETS: dict[str, dict[str, object]] = {
+    "real": {"price_source": "day-ahead"},
+    "citylearn": {"price_source": "citylearn", "day_start_h": 12},
+}
+"""``--fleet NAME``: the env settings that come with a fleet source (a config file or --set wins)."""
+
+
+
+class V2VAlgo(StrEnum):
+    ppo = "ppo"
+    a2c = "a2c"
+    td3 = "td3"
+    ddpg = "ddpg"
+    sac = "sac"
+
+
+class V2VMode(StrEnum):
+    fedavg = "fedavg"
+    fedprox = "fedprox"
+    fedavg_ft = "fedavg-ft"
+    independent = "independent"
+    central = "central"
+
+
+class V2VReward(StrEnum):
+    delta = "delta"
+    money = "money"
+
+
+class V2VMarket(StrEnum):
+    site = "site"
+    grid = "grid"
+    pool = "pool"
 
 
 @app.command("train")
 @user_errors
 def v2v_train(
     evs: Annotated[int, typer.Option("--evs", help="Number of EVs (local learners).")] = 10,
+    sites: Annotated[int, typer.Option("--sites", help="Sites the EVs park at (trading happens within a site).")] = 1,
     rounds: Annotated[int, typer.Option("--rounds", help="Federated rounds.")] = 300,
-    algo: Annotated[Algo, typer.Option("--algo", help="ppo (ours, batched) or SB3's sac, a2c, ddpg.")] = Algo.ppo,
-    no_federation: Annotated[bool, typer.Option(
-        "--no-federation", help="One central agent on all EVs' days (baseline1 with ddpg).")] = False,
+    algo: Annotated[V2VAlgo, typer.Option("--algo", help="Local learner (all batched over EVs).")] = V2VAlgo.ppo,
+    mode: Annotated[V2VMode, typer.Option("--mode", help="How the learners are combined.")] = V2VMode.fedavg,
+    reward: Annotated[V2VReward, typer.Option(
+        "--reward", help="delta: the thesis's eq. (4.14); money: cash + energy value - shortfall cost.")] =
+    V2VReward.delta,
+    market: Annotated[V2VMarket, typer.Option(
+        "--market", help="site: EVs trade with each other; grid: no V2V (baseline1); pool: eq. (4.14) as printed.")] =
+    V2VMarket.site,
     no_delta: Annotated[bool, typer.Option("--no-delta", help="No price factor delta (baseline2).")] = False,
-    data: Annotated[V2VData, typer.Option("--data", help="Normal (nd) or uniform (ud) draws.")] = V2VData.nd,
-    fleet: Annotated[Fleet, typer.Option(
-        "--fleet", help="thesis (Table 4.1 draws), real (V2G-capable EV models by Dutch registrations, ElaadNL "
-        "sessions, Dutch day-ahead prices) or citylearn (CityLearn 2022's EV schedules and tariff).")] = Fleet.thesis,
+    mining_reward: Annotated[bool, typer.Option(
+        "--mining-reward", help="Fees and the mLAG's mining reward (eq. 4.20) enter the training reward.")] = False,
+    fleet: Annotated[str, typer.Option(
+        "--fleet", help="The EVs' identities and prices: thesis (Table 4.1 / 4.4.1 draws, generated), iid (the same "
+        "without identities), real (V2G-capable EV models by Dutch registrations, ElaadNL habits, Dutch day-ahead "
+        "prices) or citylearn (CityLearn 2022's EV schedules and tariff, days from noon).")] = "thesis",
     fleet_data: Annotated[Path | None, typer.Option(
         "--fleet-data", help="(--fleet real/citylearn) dataset directory; default $GRIDLEDGER_DATA or the shipped "
         "subset.")] = None,
+    data: Annotated[V2VData, typer.Option("--data", help="Normal (nd) or uniform (ud) draws.")] = V2VData.nd,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     seed: SeedOpt = 0,
     json_: JsonOpt = False,
     out: OutOpt = None,
 ) -> None:
-    """Train a fleet (Algorithm 4): local learners, FedAvg, mLAG by PoSOC, mining rewards."""
+    """Train a fleet (Algorithm 4): local learners at the site market, PoSOC mLAG, FedAvg, mining rewards."""
     from gridledger.config import merge
-    from gridledger.scenarios.fleet.run import (
-        convergence_point,
-        records_json,
-        save_fleet,
-        train,
-        train_config,
-    )
+    from gridledger.scenarios.fleet.run import convergence_point, records_json, save_fleet, train, train_config
 
-    env: dict = {"data": data.value, "use_delta": not no_delta}
-    if fleet is not Fleet.thesis:
-        env |= {"fleet": "real", "real": {"source": "elaad" if fleet is Fleet.real else "citylearn",
-                                          "data_dir": str(fleet_data or "")}}
+    env = {"data": data.value, "use_delta": not no_delta, "reward": reward.value, "market": market.value,
+           **FLEET_PRESETS.get(fleet, {})}
+    if fleet_data is not None:
+        env["real"] = {"data_dir": str(fleet_data)}
     mapping = merge({"algo": algo.value, "env": env,
-                     "federation": {"evs": evs, "rounds": rounds, "federated": not no_federation}},
+                     "federation": {"evs": evs, "sites": sites, "rounds": rounds, "mode": mode.value,
+                                    "mining_reward": mining_reward, "fleet": fleet}},
                     gather(config, set_ or []))
     cfg = train_config(mapping)
     progress = progress_display(not json_)
     if progress is not None:
         with progress:
             adv = Reporter(progress).task(f"training {cfg.algo} fleet", cfg.federation.rounds)
-            fleet = train(cfg, seed, lambda r: adv(1))
+            model = train(cfg, seed, lambda r: adv(1))
     else:
-        fleet = train(cfg, seed)
-    recs = fleet.records
-    result = {"algo": cfg.algo, "evs": cfg.federation.evs, "federated": cfg.federation.federated,
-              "use_delta": cfg.env.use_delta, "data": cfg.env.data, "fleet": fleet_json(cfg.env, cfg.federation.evs),
-              "rounds": len(recs),
+        model = train(cfg, seed)
+    recs = model.records
+    last = recs[-1]
+    result = {"algo": cfg.algo, "mode": cfg.federation.mode, "evs": cfg.federation.evs,
+              "sites": cfg.federation.sites, "reward": cfg.env.reward, "market": cfg.env.market,
+              "use_delta": cfg.env.use_delta, "data": cfg.env.data, "rounds": len(recs),
+              "fleet_source": fleet_source(model),
+              "fleet": [e.to_mapping() for e in model.fleet],
               "learning_curve": [{"round": r.round, "episodes": r.episodes, "env_steps": r.env_steps,
-                                  "mean_return": r.mean_return} for r in recs],
-              "rounds_record": [{"round": r.round, "mlag": r.mlag, "scores": r.scores,
-                                 "mining_reward": r.mining_reward, "model_hash": r.model_hash} for r in recs],
-              "final_returns": recs[-1].ev_returns, "convergence": convergence_point(recs),
-              "seconds": fleet.seconds, "env_steps": recs[-1].env_steps, "episodes": recs[-1].episodes}
+                                  "mean_return": r.mean_return, "mean_money": r.mean_money} for r in recs],
+              "rounds_record": [{"round": r.round, "mlag": r.mlag, "rejected": r.rejected, "scores": r.scores,
+                                 "fees": r.fees, "mining_reward": r.mining_reward, "model_hash": r.model_hash,
+                                 "v2v_kwh": r.v2v_kwh, "grid_import_kwh": r.grid_import_kwh,
+                                 "grid_export_kwh": r.grid_export_kwh} for r in recs],
+              "final_returns": last.ev_returns, "convergence": convergence_point(recs),
+              "model_hash": model.model_hash(), "seconds": model.seconds, "env_steps": last.env_steps,
+              "episodes": last.episodes, "optimizer_steps": last.optimizer_steps,
+              "sample_gradients": last.sample_gradients}
     if out is not None:
         from gridledger.reporting import provenance
 
         with output_dir(out) as od:
-            save_fleet(fleet, cfg, od.file("model/model.json").parent)
+            save_fleet(model, cfg, od.file("model/model.json").parent)
             od.write_json("results.json", {**provenance(seed), **result, "records": records_json(recs)})
     if json_:
         typer.echo(dumps(result))
     else:
-        console.print(f"{cfg.algo} fleet of {cfg.federation.evs} EVs: final mean return {recs[-1].mean_return:.2f}, "
-                      f"{result['env_steps']:,} steps, {result['episodes']:,} EV-days in {fleet.seconds:.1f} s"
+        console.print(f"{cfg.algo} fleet of {cfg.federation.evs} EVs ({cfg.federation.mode}): final mean return "
+                      f"{last.mean_return:.2f}, money {last.mean_money:.2f} per EV-day, {result['env_steps']:,} "
+                      f"EV-steps, {result['episodes']:,} EV-days in {model.seconds:.1f} s"
                       + (f"; model saved in {out / 'model'}" if out is not None else ""))
 
 
@@ -108,29 +152,36 @@ def v2v_train(
 @user_errors
 def v2v_evaluate(
     model: Annotated[Path, typer.Option("--model", help="Directory written by `v2v train --out`.")],
-    evs: Annotated[int, typer.Option("--evs", help="EVs to simulate.")] = 10,
-    days: Annotated[int, typer.Option("--days", help="Held-out days per EV.")] = 1,
+    days: Annotated[int, typer.Option("--days", help="Held-out days.")] = 1,
+    oracle: Annotated[bool, typer.Option("--oracle/--no-oracle", help="Also score the perfect-foresight optimum.")]
+    = True,
+    hourly: Annotated[bool, typer.Option("--hourly", help="Per EV energy and SOC by hour.")] = False,
     seed: SeedOpt = 0,
     json_: JsonOpt = False,
 ) -> None:
-    """A trained fleet on held-out days: actions, SOC, profit vs grid, proof scores, miner, payoffs."""
+    """A trained fleet on held-out days: per day and hour V2V, grid import and export; per EV cash,
+    money, departure SOC, delta-weighted return; the round the chain records; rule and optimum beside."""
     from gridledger.scenarios.fleet.run import evaluate_fleet, load_fleet
 
     model_dir = model / "model" if (model / "model" / "model.json").exists() else model
-    fleet, cfg = load_fleet(model_dir)
-    result = evaluate_fleet(fleet, cfg.env, evs, seed, days=days, beta=cfg.federation.beta)
+    fleet, _cfg = load_fleet(model_dir)
+    result = evaluate_fleet(fleet, days=days, seed=seed, oracle=oracle, hourly_ev=hourly)
     if json_:
         typer.echo(dumps(result))
         return
-    table = Table(title=f"held-out evaluation ({evs} EVs, {days} day(s)); miner: EV {result['miner']}")
-    for col in ("EV", "return", "profit vs grid", "proof score", "payoff"):
+    summ = result["summary"]
+    table = Table(title=f"held-out evaluation: {len(result['fleet'])} EVs, {days} day(s), per EV-day")
+    for col in ("policy", "net money", "cash", "energy value", "shortfall cost", "violations", "delta return",
+                "V2V kWh/day"):
         table.add_column(col, justify="right")
-    for e in result["evs"]:
-        table.add_row(str(e["ev"]) + (" *" if e["miner"] else ""), f"{e['return']:.2f}",
-                      f"{e['profit_vs_grid']:.2f}", f"{e['proof_score']:.2f}", f"{e['payoff']:.2f}")
+    for name, s in summ.items():
+        table.add_row(name, f"{s['net']:.2f}", f"{s['cash']:.2f}", f"{s['energy_value']:.2f}",
+                      f"{s['shortfall_cost']:.2f}", f"{100 * s['violation_rate']:.0f}%", f"{s['delta_return']:.2f}",
+                      f"{s['v2v_kwh_per_day']:.1f}")
     console.print(table)
-    m = result["mean_return"]
-    console.print(f"mean return: trained {m['trained']:.2f}, grid-only {m['grid_only']:.2f}, random {m['random']:.2f}")
+    r0 = result["days"][0]["round"]
+    console.print(f"day 0: mLAG {r0['mlag_ev']}, {len(r0['trades'])} V2V trades, mining reward "
+                  f"{r0['mining_reward']:.3f}")
 
 
 @app.command("settle")
@@ -150,13 +201,14 @@ def v2v_settle(
 ) -> None:
     """Settle a trained fleet's held-out days on chain: PoSOC staking, mLAG election, fees (Fig. 4.5)."""
     from gridledger.params import from_mapping
-    from gridledger.scenarios.fleet.chain import FleetSettleConfig, settle_fleet
+    from gridledger.scenarios.fleet.chain import FleetSettleConfig, check_fleet_size, settle_fleet
     from gridledger.scenarios.fleet.run import load_fleet
 
     settle = from_mapping(FleetSettleConfig, {"evs": evs, "days": days, "selfish": tuple(selfish or ()),
                                               "beta_bps": beta_bps})
     model_dir = model / "model" if (model / "model" / "model.json").exists() else model
     fleet, cfg = load_fleet(model_dir)
+    check_fleet_size(settle, fleet)
     result = on_chain(rpc_url, data_dir, not json_, lambda chain, home, reporter: settle_fleet(
         chain, home, fleet, cfg.env, seed, settle, reporter))
     write_settlement(out, seed, result)
@@ -166,14 +218,13 @@ def v2v_settle(
     console.print(fleet_table(result))
 
 
-def fleet_json(env: object, evs: int) -> dict:
-    """The fleet's data source and, for real fleets, each EV's model."""
-    from gridledger.data.fleet import data_label, fleet_models
+def fleet_source(model: Any) -> dict[str, Any]:
+    """Where a trained fleet's EVs and prices come from (for the JSON)."""
+    from gridledger.data.fleet import describe
 
-    if getattr(env, "fleet", "thesis") != "real":
-        return {"kind": "thesis", "source": "Table 4.1 / section 4.4.1 draws"}
-    real = env.real  # type: ignore[attr-defined]
-    return {"kind": real.source, "site": real.site, "data": data_label(real), "ev_models": fleet_models(real, evs)}
+    env = model.env_config
+    return {"name": model.federation.fleet, "price_source": env.price_source, "day_start_h": env.day_start_h,
+            "description": describe(model.fleet, env.price_source, env.real)}
 
 
 def fleet_table(result: dict) -> Table:

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gridledger.data.csvio import CsvTable, find_file, json_line, read_csv, read_json, read_text
-from gridledger.data.records import SITES, ChargingStats, EVModel, EVModels, PriceSeries
+from gridledger.data.records import SITES, ChargingStats, EVModels, EVSpec, PriceSeries
 from gridledger.errors import InputFileError
 
 EV_SPECS_V2G = "ev_specs_v2g_enabled2024.json"
@@ -78,7 +78,7 @@ def load_ev_models(path: str | Path) -> EVModels:
                 spec: dict[str, Any] = spec, start: int = start) -> float:
             return _spec_number(p, text, name, spec, start, key, positive, default)
 
-        models.append(EVModel(
+        models.append(EVSpec(
             name=name, registrations=int(num("number_of_registrations")),
             battery_kwh=num("battery_capacity", positive=True), ac_charge_kw=num("max_ac_charge_power", positive=True),
             ac_discharge_kw=num("max_ac_discharge_power", default=0.0),

@@ -6,9 +6,10 @@
   and the forecaster read only this type.
 - :class:`PriceSeries` (prices): a price per kWh per hour, in a named currency, local time and,
   when the source gives it, UTC (the Dutch day-ahead market, CityLearn's tariff).
-- :class:`EVModel` / :class:`EVModels`, :class:`ChargingStats`, :class:`EVSchedules` (EVs):
+- :class:`EVSpec` / :class:`EVModels`, :class:`ChargingStats`, :class:`EVSchedules` (EVs):
   vehicle models with their registrations, ElaadNL charging-session statistics, and CityLearn's
-  charger schedules; :class:`EVDays` is what a fleet draws from them, one row per EV-day.
+  charger schedules. Fleets built from them are :class:`gridledger.data.fleet.EVProfile` records
+  (an EV's model, commuting pattern and site).
 - Networks: :class:`gridledger.grid.feeders.Feeder` (re-exported here), a distribution feeder
   with bus coordinates and the buses where prosumers can sit.
 
@@ -19,7 +20,7 @@ measured. Attribution and licences: ``docs/data.md``.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,8 +28,17 @@ from numpy.typing import NDArray
 from gridledger.errors import ConfigError
 from gridledger.grid.feeders import Feeder
 
-__all__ = ["ChargingStats", "EVDays", "EVModel", "EVModels", "EVSchedules", "EVSession", "Feeder", "HomeSeries",
-           "PriceSeries", "WeatherSeries"]
+__all__ = [
+    "ChargingStats",
+    "EVModels",
+    "EVSchedules",
+    "EVSession",
+    "EVSpec",
+    "Feeder",
+    "HomeSeries",
+    "PriceSeries",
+    "WeatherSeries",
+]
 
 
 @dataclass(frozen=True)
@@ -187,8 +197,9 @@ class PriceSeries:
 
 
 @dataclass(frozen=True)
-class EVModel:
-    """One EV model (``ev_specs*.json`` of the EV2Gym distribution)."""
+class EVSpec:
+    """One EV model as published (``ev_specs*.json`` of the EV2Gym distribution); a fleet's EV
+    uses it as a :class:`gridledger.data.fleet.EVModel`."""
 
     name: str
     registrations: int
@@ -206,7 +217,7 @@ class EVModels:
     """EV models with their registrations."""
 
     source: str
-    models: tuple[EVModel, ...]
+    models: tuple[EVSpec, ...]
 
     def shares(self) -> NDArray[np.float64]:
         """Each model's share of the registrations (sums to 1)."""
@@ -273,30 +284,3 @@ class EVSchedules:
 
     def evs(self) -> list[str]:
         return sorted({s.ev for s in self.sessions}, key=lambda e: (len(e), e))
-
-
-@dataclass(frozen=True)
-class EVDays:
-    """EV-days drawn for a fleet from real data (one row per EV-day).
-
-    Hours count from local midnight of ``dates``; a departure after 24 falls on the next day.
-    Prices are the grid's selling price (what an EV pays) per kWh.
-    """
-
-    source: str
-    ev: tuple[str, ...]
-    """EV model (or CityLearn EV identity) of each row."""
-    dates: tuple[dt.date, ...]
-    arrival_h: NDArray[np.int64]
-    departure_h: NDArray[np.int64]
-    soc0_frac: NDArray[np.float64]
-    capacity_kwh: NDArray[np.float64]
-    charge_kw: NDArray[np.float64]
-    discharge_kw: NDArray[np.float64]
-    hourly_price_per_kwh: NDArray[np.float64]
-    """(k, 48) price of each hour of the arrival day and the next."""
-    currency: str
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    def __len__(self) -> int:
-        return len(self.arrival_h)

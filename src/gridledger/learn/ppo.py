@@ -7,6 +7,11 @@ parameters and inputs, and its PPO loss only on its own rollouts, so A agents tr
 independently in one pass (what each EV would do on its own machine). :func:`fedavg` replaces
 every agent's parameters by their mean (eq. 4.19: w^G = (1/N) sum_n w^n).
 
+Steps in which an agent has nothing to decide (its EV is not at the site) are masked out
+(``Rollout.valid``). ``prox_mu > 0`` adds FedProx's proximal term (mu / 2) ||w - w^G||^2 to each
+agent's loss (Li et al. 2020), with w^G the global model the round started from. An A2C update
+is this update with one epoch and one minibatch (the clipped ratio is then 1 at the gradient).
+
 The PPO update follows CleanRL's continuous-action PPO: Gaussian policy with a learned
 state-independent log standard deviation, GAE(lambda) advantages normalised per minibatch,
 clipped surrogate, value loss, optional entropy bonus, Adam, gradient-norm clipping (per
@@ -33,21 +38,23 @@ class PPOConfig:
 
     hidden: int = 64
     """Units in each of the two hidden layers (actor and critic)."""
-    lr: float = 3e-4
+    lr: float = 1e-3
+    """Adam step (CleanRL: 3e-4; 1e-3 learned faster on the fleet, docs/decisions.md)."""
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip: float = 0.2
     epochs: int = 4
     """Passes over a rollout per update."""
     minibatches: int = 4
-    rollout_steps: int = 32
-    """Steps collected per environment copy before an update."""
-    envs_per_agent: int = 16
-    """Parallel day simulations per agent (each agent sees only its own)."""
     ent_coef: float = 0.0
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
-    init_log_std: float = -0.5
+    init_log_std: float = -1.0
+    """Initial log standard deviation of the Gaussian policy (-1.0 chosen with lr, docs/decisions.md)."""
+    norm_reward: bool = True
+    """Divide rewards by a running standard deviation of each agent's discounted returns (as
+    stable-baselines3's VecNormalize does), so that the value loss does not swamp the clipped
+    gradient when rewards are in currency."""
 
     def __post_init__(self) -> None:
         check_int("hidden", self.hidden, ge=4, le=4096)
@@ -57,8 +64,6 @@ class PPOConfig:
         check_number("clip", self.clip, gt=0, lt=1)
         check_int("epochs", self.epochs, ge=1)
         check_int("minibatches", self.minibatches, ge=1)
-        check_int("rollout_steps", self.rollout_steps, ge=1)
-        check_int("envs_per_agent", self.envs_per_agent, ge=1)
         check_number("ent_coef", self.ent_coef, ge=0)
         check_number("vf_coef", self.vf_coef, ge=0)
         check_number("max_grad_norm", self.max_grad_norm, gt=0)
@@ -119,12 +124,14 @@ def fedavg(stack: AgentStack) -> None:
             p.copy_(p.mean(dim=0, keepdim=True).expand_as(p))
 
 
-def model_hash(stack: AgentStack, agent: int = 0) -> str:
-    """SHA-256 of one agent's parameters (float32, fixed order): identifies a global model."""
+def model_hash(stack: nn.Module, agent: int | None = 0) -> str:
+    """SHA-256 of one agent's parameters (or of all agents' with ``agent=None``; float32, fixed
+    order): identifies a global model (or a fleet of personal models)."""
     h = hashlib.sha256()
     for name, p in sorted(stack.named_parameters()):
         h.update(name.encode())
-        h.update(p.detach()[agent].to(torch.float32).contiguous().numpy().tobytes())
+        x = p.detach() if agent is None else p.detach()[agent]
+        h.update(x.to(torch.float32).contiguous().numpy().tobytes())
     return h.hexdigest()
 
 
@@ -136,6 +143,38 @@ def _clip_per_agent(stack: AgentStack, max_norm: float) -> None:
     scale = torch.clamp(max_norm / (sq.sqrt() + 1e-6), max=1.0)
     for p in params:
         p.grad.mul_(scale.reshape(-1, *([1] * (p.grad.dim() - 1))))
+
+
+class ReturnScaler:
+    """Per-agent running variance of discounted returns-to-go; rewards are divided by its root."""
+
+    def __init__(self, agents: int, gamma: float) -> None:
+        self.gamma = gamma
+        self.count = torch.zeros(agents, dtype=torch.float64)
+        self.mean = torch.zeros(agents, dtype=torch.float64)
+        self.m2 = torch.zeros(agents, dtype=torch.float64)
+
+    def update(self, rewards: torch.Tensor, dones: torch.Tensor, valid: torch.Tensor) -> None:
+        """Fold in the returns-to-go of a rollout (T, A, E)."""
+        g = torch.zeros(rewards.shape[1:], dtype=torch.float64)
+        rets = torch.zeros_like(rewards, dtype=torch.float64)
+        for t in reversed(range(rewards.shape[0])):
+            g = rewards[t].double() + self.gamma * (1.0 - dones[t].double()) * g
+            rets[t] = g
+        w = valid.double()
+        n_b = w.sum(dim=(0, 2))
+        mean_b = (rets * w).sum(dim=(0, 2)) / n_b.clamp(min=1.0)
+        m2_b = (((rets - mean_b.reshape(1, -1, 1)) ** 2) * w).sum(dim=(0, 2))
+        tot = self.count + n_b
+        delta = mean_b - self.mean
+        self.mean = self.mean + delta * n_b / tot.clamp(min=1.0)
+        self.m2 = self.m2 + m2_b + delta ** 2 * self.count * n_b / tot.clamp(min=1.0)
+        self.count = tot
+
+    def scale(self) -> torch.Tensor:
+        """(A, 1) divisor of the rewards."""
+        var = self.m2 / self.count.clamp(min=2.0)
+        return (var.sqrt() + 1e-8).clamp(min=1e-4).reshape(-1, 1).float()
 
 
 def gaussian_log_prob(action: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
@@ -151,6 +190,8 @@ class Rollout:
     dones: torch.Tensor
     values: torch.Tensor
     last_value: torch.Tensor  # (A, E)
+    valid: torch.Tensor | None = None
+    """(T, A, E) 1 where the agent acted; None: every step."""
 
 
 def advantages(ro: Rollout, gamma: float, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -168,33 +209,52 @@ def advantages(ro: Rollout, gamma: float, lam: float) -> tuple[torch.Tensor, tor
 
 
 def ppo_update(stack: AgentStack, opt: torch.optim.Optimizer, ro: Rollout, cfg: PPOConfig,
-               gen: torch.Generator) -> dict[str, float]:
-    """PPO epochs over one rollout; every agent learns from its own data only."""
+               gen: torch.Generator, prox_mu: float = 0.0,
+               anchor: list[torch.Tensor] | None = None) -> dict[str, float]:
+    """PPO epochs over one rollout; every agent learns from its own (valid) data only.
+
+    ``anchor`` (the parameters of the round's global model) and ``prox_mu > 0`` add FedProx's
+    proximal term. Returns mean losses and the number of samples that entered a gradient
+    (``sample_gradients``, summed over agents: the gradient budget).
+    """
     adv, ret = advantages(ro, cfg.gamma, cfg.gae_lambda)
     t_len, a, e = ro.rewards.shape
     n = t_len * e
+    valid = ro.valid if ro.valid is not None else torch.ones_like(ro.rewards)
 
     def flat(x: torch.Tensor) -> torch.Tensor:  # (T, A, E, ...) -> (A, T*E, ...)
         return x.transpose(0, 1).reshape(a, n, *x.shape[3:])
 
     obs, act, logp, adv_f, ret_f, val_f = (flat(ro.obs), flat(ro.actions), flat(ro.logp), flat(adv), flat(ret),
-                                           flat(ro.values))
-    mb = max(1, n // cfg.minibatches)
-    stats = {"policy_loss": 0.0, "value_loss": 0.0, "approx_kl": 0.0}
+                                           flat(valid))
+    # Keep only columns where some agent acted (a fleet day has hours with few EVs present).
+    keep = val_f.sum(dim=0) > 0
+    obs, act, logp, adv_f, ret_f, val_f = (x[:, keep] for x in (obs, act, logp, adv_f, ret_f, val_f))
+    n = int(keep.sum())
+    mb = max(1, -(-n // cfg.minibatches))
+    stats = {"policy_loss": 0.0, "value_loss": 0.0, "approx_kl": 0.0, "sample_gradients": 0.0}
     updates = 0
+    params = list(stack.parameters())
     for _ in range(cfg.epochs):
         perm = torch.randperm(n, generator=gen)
         for start in range(0, n, mb):
             idx = perm[start:start + mb]
+            w = val_f[:, idx]
+            cnt = w.sum(dim=1).clamp(min=1.0)
             mean, value, log_std = stack(obs[:, idx])
             new_logp = gaussian_log_prob(act[:, idx], mean, log_std)
             ratio = (new_logp - logp[:, idx]).exp()
             adv_b = adv_f[:, idx]
-            adv_b = (adv_b - adv_b.mean(dim=1, keepdim=True)) / (adv_b.std(dim=1, keepdim=True) + 1e-8)
-            pg = torch.max(-adv_b * ratio, -adv_b * ratio.clamp(1 - cfg.clip, 1 + cfg.clip)).mean(dim=1)
-            v_loss = 0.5 * (value - ret_f[:, idx]).pow(2).mean(dim=1)
+            mu = (adv_b * w).sum(dim=1, keepdim=True) / cnt.unsqueeze(1)
+            var = (((adv_b - mu) ** 2) * w).sum(dim=1, keepdim=True) / (cnt.unsqueeze(1) - 1).clamp(min=1.0)
+            adv_b = (adv_b - mu) / (var.sqrt() + 1e-8)
+            pg_el = torch.max(-adv_b * ratio, -adv_b * ratio.clamp(1 - cfg.clip, 1 + cfg.clip))
+            pg = (pg_el * w).sum(dim=1) / cnt
+            v_loss = 0.5 * (((value - ret_f[:, idx]) ** 2) * w).sum(dim=1) / cnt
             entropy = (log_std + 0.5 * math.log(2 * math.pi * math.e)).mean(dim=1)
             loss = (pg + cfg.vf_coef * v_loss - cfg.ent_coef * entropy).sum()
+            if prox_mu > 0 and anchor is not None:
+                loss = loss + 0.5 * prox_mu * sum(((p - q) ** 2).sum() for p, q in zip(params, anchor, strict=True))
             opt.zero_grad()
             loss.backward()
             _clip_per_agent(stack, cfg.max_grad_norm)
@@ -202,10 +262,13 @@ def ppo_update(stack: AgentStack, opt: torch.optim.Optimizer, ro: Rollout, cfg: 
             with torch.no_grad():
                 stats["policy_loss"] += float(pg.mean())
                 stats["value_loss"] += float(v_loss.mean())
-                stats["approx_kl"] += float(((ratio - 1) - (new_logp - logp[:, idx])).mean())
+                stats["approx_kl"] += float(((((ratio - 1) - (new_logp - logp[:, idx])) * w).sum(dim=1) / cnt).mean())
+                stats["sample_gradients"] += float(w.sum())
             updates += 1
-    del val_f
-    return {k: v / max(updates, 1) for k, v in stats.items()}
+    out = {k: v / max(updates, 1) for k, v in stats.items()}
+    out["sample_gradients"] = stats["sample_gradients"]
+    out["optimizer_steps"] = float(updates)
+    return out
 
 
 def to_numpy_seed(rng: np.random.Generator) -> int:

@@ -8,14 +8,13 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from situations import ev_owing_a_fee, first_drawn_coalition, positive_coalitions, two_neighbourhoods
+from situations import ScriptedFleet, first_drawn_coalition, positive_coalitions, two_neighbourhoods
 
 from gridledger.ledger.clients import StakingClient, UPOSClient
 from gridledger.ledger.units import kwh_to_token_units
 from gridledger.scenarios.community.chain import record_community_day
 from gridledger.scenarios.community.run import CommunityConfig, check_invariants, stake_units, synthetic_input
 from gridledger.scenarios.fleet.chain import FleetSettleConfig, settle_fleet
-from gridledger.scenarios.fleet.run import train, train_config
 
 pytestmark = pytest.mark.integration
 
@@ -83,16 +82,17 @@ def test_community_day_with_refusing_coalitions_is_slashed(chain, tmp_path):
 
 @pytest.mark.seed_sensitive
 def test_fleet_days_on_chain_hold_the_selfish_evs_profit(chain, tmp_path):
-    cfg = train_config({"federation": {"evs": 3, "rounds": 4}})
-    fleet = train(cfg, 0)
-    # Which EV owes a fee depends on the trained policy and the draws; the selfish EV is one
-    # that owes one, found by settling the same days first on a scratch chain.
-    settle = FleetSettleConfig(evs=3, days=2)
-    bad = ev_owing_a_fee(fleet, cfg.env, 1, settle)
-    report = settle_fleet(chain, tmp_path, fleet, cfg.env, 1, replace(settle, selfish=(bad,)))
+    from gridledger.learn.fleet.env import V2VConfig
+
+    report = settle_fleet(chain, tmp_path, ScriptedFleet(), V2VConfig(), 1,
+                          FleetSettleConfig(evs=3, days=2, selfish=(0,)))
     evs = report["evs"]
+    bad = 0
     assert [r["round"] for r in report["rounds"]] == [1, 2]
+    assert all(r["miner_ev"] in (1, 2) for r in report["rounds"])
+    assert all(sum(t["kwh"] for t in b["trades"]) > 0 for b in report["v2v_blocks"])
     selfish = evs[bad]
+    # EV 0 bought V2V (a positive surplus) and is never the miner: it owes both rounds' fees.
     assert selfish["selfish"] and selfish["fee_owed_wei"] > 0
     assert selfish["refused"] == "V2VFeeOutstanding" and selfish["held_wei"] == selfish["profit_wei"] > 0
     assert "withdrawn_wei" not in selfish and "fee_paid_wei" not in selfish

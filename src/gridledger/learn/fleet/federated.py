@@ -1,243 +1,422 @@
-"""Federated PPO for a fleet of EVs with a rotating aggregator/miner (thesis Algorithm 4).
+"""Federated RL for a fleet of EVs with identities, with a rotating aggregator/miner (thesis
+Algorithm 4, eqs. 4.17-4.20).
 
-Each EV (agent) trains its own PPO agent on its own days only; after every round the
-aggregator averages the agents' models (FedAvg, eq. 4.19) and broadcasts the global model; the
-aggregator/miner of the next round (mLAG) is drawn by weighted random selection over the EVs'
-cumulative PoSOC proof scores of the round (eqs. 4.17-4.18, Algorithm 4 lines 27-32); the
-mining reward beta * sum of the EVs' rewards (eq. 4.20) is computed per round. Every round is
-recorded (mLAG, scores, reward, a hash of the global model) for the ledger.
+A round: every world (a copy of the whole fleet on its own day; ``worlds`` days run at once)
+plays ``days_per_round`` days at the site market; each EV's learner collects only its own
+steps; then every local learner takes one update (PPO/A2C), or has been updating along the way
+(TD3/DDPG/SAC). The EVs' proof scores of the round (eq. 4.17, summed over the round's days)
+draw the round's mLAG by weighted random selection (eq. 4.18); **that EV computes the
+aggregate** of the local models (FedAvg, eq. 4.19) and publishes its hash; every EV recomputes
+the average from the published local models and accepts the global model only if the hashes
+agree. An mLAG listed in ``faulty_evs`` publishes its own local model instead: the others
+reject it, it earns nothing, and the next mLAG is drawn from the remaining EVs (the penalty of
+eq. 3.24). The mLAG earns the mining reward (eq. 4.20): each EV pays beta of its positive V2V
+surplus of the round (money gained against trading the same energy with the grid). With
+``mining_reward = True`` these fees and the reward enter the training reward (PPO/A2C), at each
+EV's departure steps of the round.
 
-Without federation (``federated=False``) the agents never average: independent learners.
+Modes: ``fedavg`` (Algorithm 4), ``fedprox`` (proximal term mu/2 ||w - w^G||^2 in every local
+loss), ``fedavg-ft`` (FedAvg, then the last ``finetune_rounds`` rounds train locally without
+averaging: personalised models), ``independent`` (no averaging) and ``central`` (one learner fed
+every EV's steps; the mLAG is still drawn for the ledger).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 
+from gridledger.data.fleet import FLEET_SOURCES, EVProfile
+from gridledger.errors import ConfigError
 from gridledger.games.election import weighted_random_selection
-from gridledger.learn.fleet.env import Days, V2VBatchEnv, V2VConfig, sample_days
-from gridledger.learn.ppo import AgentStack, PPOConfig, Rollout, fedavg, gaussian_log_prob, model_hash, ppo_update
-from gridledger.params import check_int, check_number
+from gridledger.learn.fleet.env import FleetMarketEnv, V2VConfig, make_fleet, obs_scale
+from gridledger.learn.fleet.offpolicy import (
+    OFFPOLICY_ALGOS,
+    OffPolicyAgents,
+    OffPolicyConfig,
+    OffPolicyTrainer,
+    ReplayBuffers,
+)
+from gridledger.learn.ppo import (
+    AgentStack,
+    PPOConfig,
+    ReturnScaler,
+    Rollout,
+    gaussian_log_prob,
+    model_hash,
+    ppo_update,
+)
+from gridledger.params import check_choice, check_int, check_number
+
+MODES = ("fedavg", "fedprox", "fedavg-ft", "independent", "central")
+ALGOS = ("ppo", "a2c", *OFFPOLICY_ALGOS)
 
 
 @dataclass(frozen=True)
 class FederationConfig:
-    """Fleet and federation settings."""
+    """The fleet, the federation and the training budget."""
 
     evs: int = 10
     """Number of EVs (local learners)."""
+    sites: int = 1
+    """Sites the EVs park at (EVs at the same site trade with each other)."""
+    fleet: str = "thesis"
+    """Source of the EVs' identities (``gridledger.data.fleet.FLEET_SOURCES``): "thesis" (Table 4.1,
+    generated), "iid" (the same without identities), "real" (Dutch V2G models, ElaadNL habits) or
+    "citylearn" (CityLearn 2022's EVs and schedules)."""
+    fleet_seed: int = -1
+    """Seed of the fleet's identities; -1 derives it from the training seed."""
     rounds: int = 300
-    """Federated rounds (one local PPO update per EV, then averaging)."""
-    federated: bool = True
-    """Average the models after each round (False: independent learners, no FedAvg)."""
+    """Federated rounds."""
+    mode: str = "fedavg"
+    """fedavg, fedprox, fedavg-ft, independent or central."""
+    worlds: int = 16
+    """Days simulated at once; every EV plays worlds x days_per_round of its own days per round."""
+    days_per_round: int = 1
+    prox_mu: float = 0.01
+    """FedProx's mu."""
+    finetune_rounds: int = 30
+    """fedavg-ft: rounds at the end trained locally, without averaging."""
     beta: float = 0.05
-    """beta, share of the EVs' rewards paid to the miner (eq. 4.20; not given, chosen)."""
+    """beta, share of each EV's positive V2V surplus paid to the mLAG (eq. 4.20; not given, chosen)."""
+    mining_reward: bool = False
+    """Put the fees and the mining reward (eq. 4.20) into the training reward (PPO/A2C)."""
+    faulty_evs: tuple[int, ...] = ()
+    """EVs that, drawn as mLAG, publish a wrong aggregate (for tests of the verification)."""
     threads: int = 1
     """Torch threads (one is fastest for these small networks)."""
 
     def __post_init__(self) -> None:
         check_int("evs", self.evs, ge=1, le=100_000)
+        check_int("sites", self.sites, ge=1, le=self.evs)
+        check_choice("fleet", self.fleet, tuple(FLEET_SOURCES))
+        check_int("fleet_seed", self.fleet_seed, ge=-1)
         check_int("rounds", self.rounds, ge=1, le=10_000_000)
+        check_choice("mode", self.mode, MODES)
+        check_int("worlds", self.worlds, ge=1, le=100_000)
+        check_int("days_per_round", self.days_per_round, ge=1, le=1000)
+        check_number("prox_mu", self.prox_mu, ge=0)
+        check_int("finetune_rounds", self.finetune_rounds, ge=0)
         check_number("beta", self.beta, gt=0, le=1)
+        for k, i in enumerate(self.faulty_evs):
+            check_int(f"faulty_evs[{k}]", i, ge=0, le=self.evs - 1)
         check_int("threads", self.threads, ge=1, le=256)
+
+    @property
+    def federated(self) -> bool:
+        return self.mode in ("fedavg", "fedprox", "fedavg-ft")
 
 
 @dataclass(frozen=True)
 class RoundRecord:
+    """One federated round, as the ledger records it (Algorithm 4 line 34) plus learning figures."""
+
     round: int
     env_steps: int
+    """Cumulative EV-steps (hours in which an EV was present and acted)."""
     episodes: int
+    """Cumulative EV-days."""
     mean_return: float
+    """Mean training return per EV-day of the round (the learner's reward)."""
+    mean_money: float
+    """Mean money per EV-day of the round: cash + energy value - shortfall cost."""
     ev_returns: list[float]
     scores: list[float]
+    """PoSOC proof scores of the round per EV (eq. 4.17 over the round's days)."""
     mlag: int | None
+    """EV drawn by PoSOC (eq. 4.18) whose aggregate was accepted."""
+    rejected: list[int]
+    """mLAGs drawn whose aggregate failed verification."""
     mining_reward: float
+    """Fees paid to the mLAG (eq. 4.20)."""
+    fees: list[float]
     model_hash: str
+    """SHA-256 of the global model (federated) or of every agent's model."""
+    v2v_kwh: float
+    grid_import_kwh: float
+    grid_export_kwh: float
+    optimizer_steps: int
+    """Cumulative optimizer steps per learner."""
+    sample_gradients: int
+    """Cumulative samples that entered a gradient, over all learners (the gradient budget)."""
     seconds: float
+
+
+Policy = Callable[[torch.Tensor, FleetMarketEnv], torch.Tensor]
+"""policy(obs (evs, worlds, d), env) -> actions (evs, worlds) in [-1, 1]."""
 
 
 @dataclass
 class FleetModel:
-    """A trained fleet: the agents' networks and how they were made."""
+    """A trained fleet: its EVs, their networks and how they were made."""
 
-    stack: AgentStack
+    algo: str
+    net: torch.nn.Module
+    fleet: tuple[EVProfile, ...]
     env_config: V2VConfig
-    ppo: PPOConfig
     federation: FederationConfig
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    offpolicy: OffPolicyConfig = field(default_factory=OffPolicyConfig)
     records: list[RoundRecord] = field(default_factory=list)
     seconds: float = 0.0
 
-    def policy(self, agent: int | None = None) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-        """Deterministic policy (mean action) of one agent, or of agent (i mod agents) for rows of EV i."""
-        stack = self.stack
+    @property
+    def central(self) -> bool:
+        return self.federation.mode == "central"
 
-        def act(obs: np.ndarray, agents: np.ndarray) -> np.ndarray:
+    def model_hash(self) -> str:
+        """Hash of the global model if every agent holds the same one, else of all agents' models."""
+        agents = 1 if self.central else len(self.fleet)
+        same = all(torch.equal(p[0], p[k]) for p in self.net.parameters() for k in range(1, agents)) if agents > 1 \
+            else True
+        return model_hash(self.net, 0 if same else None)
+
+    def policy(self) -> Policy:
+        """Deterministic policy (mean action) of every EV's model.
+
+        The observation is put in the form the model was trained on, whatever environment it is
+        scored in: delta = 1 for a model trained without delta (baseline2), the six variables of
+        eq. (4.10) for a model trained on the thesis's state."""
+        net, central = self.net, self.central
+        no_delta = not self.env_config.use_delta
+        dim = self.env_config.obs_dim
+
+        def act(obs: torch.Tensor, env: FleetMarketEnv) -> torch.Tensor:
+            obs = obs[..., :dim]
+            if no_delta:
+                obs = obs.clone()
+                obs[..., 0] = 1.0
+            n, w, d = obs.shape
+            o = obs.reshape(1, n * w, d) if central else obs
             with torch.no_grad():
-                o = torch.from_numpy(np.asarray(obs, dtype=np.float32))
-                rows_agents = np.asarray(agents if agent is None else np.full(len(obs), agent)) % stack.agents
-                a_idx = torch.from_numpy(rows_agents)
-                out = np.zeros(len(obs), dtype=np.float64)
-                for a in torch.unique(a_idx).tolist():
-                    rows = (a_idx == a).nonzero().squeeze(1)
-                    mean, _, _ = stack(o[rows].unsqueeze(0).expand(stack.agents, -1, -1))
-                    out[rows.numpy()] = np.clip(mean[a].numpy(), -1, 1)
-                return out
+                a = net(o)[0] if isinstance(net, AgentStack) else net.act(o, False, 0.0, torch.Generator())
+            return a.reshape(n, w).clamp(-1.0, 1.0).to(torch.float64)
 
         return act
 
 
-def obs_scale(config: V2VConfig) -> torch.Tensor:
-    """Fixed observation scaling: prices by the on-peak mean of the price scale."""
-    s = config.price_obs_scale
-    scale = [1.0, 1.0, s, s, s, s] + ([1.0, 1.0] if config.extended_obs else [])
-    return torch.tensor(scale)
+def build_fleet(fed: FederationConfig, env: V2VConfig, seed: int) -> tuple[EVProfile, ...]:
+    """The fleet's identities from ``fed.fleet`` (seeded by ``fed.fleet_seed`` or the training seed)."""
+    s = fed.fleet_seed if fed.fleet_seed >= 0 else int(np.random.SeedSequence([seed, 31]).generate_state(1)[0])
+    return make_fleet(fed.fleet, fed.evs, fed.sites, np.random.default_rng(s), env)
 
 
-def train_fleet_ppo(env_config: V2VConfig, ppo: PPOConfig, fed: FederationConfig, seed: int,
-                    progress: Callable[[int], None] | None = None) -> FleetModel:
-    """Algorithm 4 with PPO local learners (our batched implementation)."""
+def _average(net: torch.nn.Module) -> None:
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(p.mean(dim=0, keepdim=True).expand_as(p))
+
+
+def mlag_aggregate(net: torch.nn.Module, mlag: int, faulty: bool) -> list[torch.Tensor]:
+    """The global model the mLAG publishes: FedAvg of the local models (eq. 4.19), or, for a faulty
+    mLAG, its own local model."""
+    with torch.no_grad():
+        if faulty:
+            return [p[mlag:mlag + 1].clone() for p in net.parameters()]
+        return [p.mean(dim=0, keepdim=True) for p in net.parameters()]
+
+
+def _params_hash(params: list[torch.Tensor], names: list[str]) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, p in sorted(zip(names, params, strict=True), key=lambda x: x[0]):
+        h.update(name.encode())
+        h.update(p[0].detach().to(torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def train_fleet(algo: str, env_config: V2VConfig, fed: FederationConfig, seed: int,
+                ppo: PPOConfig | None = None, offpolicy: OffPolicyConfig | None = None,
+                fleet: tuple[EVProfile, ...] | None = None,
+                progress: Callable[[int], None] | None = None) -> FleetModel:
+    """Algorithm 4 with local learners ``algo`` (ppo, a2c, td3, ddpg, sac) in mode ``fed.mode``."""
+    check_choice("algo", algo, ALGOS)
     torch.set_num_threads(fed.threads)
+    ppo = ppo or PPOConfig()
+    if algo == "a2c":
+        ppo = replace(ppo, epochs=1, minibatches=1)
+    off = offpolicy or OffPolicyConfig()
+    on_policy = algo in ("ppo", "a2c")
+    if fed.mining_reward and not on_policy:
+        raise ConfigError("federation.mining_reward", "is available with ppo and a2c only")
     ss = np.random.SeedSequence(seed)
-    env_seed, net_seed, torch_seed, wrs_seed = (int(s.generate_state(1)[0]) for s in ss.spawn(4))
-    a, e, d = fed.evs, ppo.envs_per_agent, env_config.obs_dim
-    env = V2VBatchEnv(a * e, env_config, seed=env_seed, evs=a)
-    stack = AgentStack(a, d, ppo.hidden, ppo.init_log_std, obs_scale(env_config), net_seed % (2**31))
+    env_seq, net_seq, torch_seq, wrs_seq = ss.spawn(4)
+    fleet = fleet if fleet is not None else build_fleet(fed, env_config, seed)
+    n, w_n, d = len(fleet), fed.worlds, env_config.obs_dim
+    env = FleetMarketEnv(fleet, env_config, w_n, seed=np.random.default_rng(env_seq))
+    central = fed.mode == "central"
+    agents = 1 if central else n
+    net_seed = int(net_seq.generate_state(1)[0] % (2**31))
+    gen = torch.Generator().manual_seed(int(torch_seq.generate_state(1)[0] % (2**31)))
+    wrs_rng = np.random.default_rng(wrs_seq)
+    scale = obs_scale(env_config)
+    trainer: OffPolicyTrainer | None = None
+    bufs: ReplayBuffers | None = None
+    if on_policy:
+        net: torch.nn.Module = AgentStack(agents, d, ppo.hidden, ppo.init_log_std, scale, net_seed)
+        opt = torch.optim.Adam(net.parameters(), lr=ppo.lr, eps=1e-5)
+        scaler = ReturnScaler(agents, ppo.gamma)
+    else:
+        net = OffPolicyAgents(algo, agents, d, off, scale, net_seed)
+        trainer = OffPolicyTrainer(net, off, gen)
+        bufs = ReplayBuffers(agents, off.buffer_size, d)
     if fed.federated:
-        fedavg(stack)  # one initial global model w_0^G for everybody (Algorithm 4, line 2)
-    opt = torch.optim.Adam(stack.parameters(), lr=ppo.lr, eps=1e-5)
-    gen = torch.Generator().manual_seed(torch_seed % (2**31))
-    wrs_rng = np.random.default_rng(wrs_seed)
-    model = FleetModel(stack, env_config, ppo, fed)
-    obs = env.observe()
-    ep_ret = np.zeros(a * e)
-    agent_of = np.repeat(np.arange(a), e)
-    mlag: int | None = None
-    steps = 0
-    episodes = 0
+        _average(net)  # one initial global model w_0^G for everybody (Algorithm 4, line 2)
+    names = [k for k, _ in net.named_parameters()]
+    model = FleetModel(algo, net, fleet, env_config, fed, ppo, off)
+
+    def to_agents(x: torch.Tensor) -> torch.Tensor:  # (n, W, ...) -> (A, E, ...)
+        return x.reshape(1, n * w_n, *x.shape[2:]) if central else x
+
+    ft_start = fed.rounds - fed.finetune_rounds if fed.mode == "fedavg-ft" else fed.rounds
+    steps = episodes = opt_steps = sample_grads = 0
+    debt = 0.0
     start = time.perf_counter()
-    t_len = ppo.rollout_steps
     for r in range(fed.rounds):
-        buf_obs = torch.zeros(t_len, a, e, d)
-        buf_act = torch.zeros(t_len, a, e)
-        buf_logp = torch.zeros(t_len, a, e)
-        buf_rew = torch.zeros(t_len, a, e)
-        buf_done = torch.zeros(t_len, a, e)
-        buf_val = torch.zeros(t_len, a, e)
-        ret_sum = np.zeros(a)
-        ret_cnt = np.zeros(a)
-        scores = np.zeros(a)
-        for t in range(t_len):
-            o = torch.from_numpy(obs).view(a, e, d)
+        anchor = [p.detach().clone() for p in net.parameters()] if fed.mode == "fedprox" else None
+        buf: dict[str, list[torch.Tensor]] = {k: [] for k in ("obs", "act", "logp", "rew", "done", "val", "valid")}
+        scores = np.zeros(n)
+        surplus = np.zeros(n)
+        ret_sum = np.zeros(n)
+        money_sum = np.zeros(n)
+        days_cnt = np.zeros(n)
+        dep_steps: list[tuple[int, torch.Tensor]] = []  # (step index, departing mask) for reward edits
+        v2v = imp = exp = 0.0
+        for _ in range(fed.days_per_round):
+            env.start_day()
+            ret = torch.zeros(n, w_n, dtype=torch.float64)
+            money = torch.zeros(n, w_n, dtype=torch.float64)
+            while not env.day_over:
+                obs = env.observe()
+                present = env.present
+                o = to_agents(obs)
+                if on_policy:
+                    with torch.no_grad():
+                        mean, value, log_std = net(o)
+                        act = mean + log_std.exp() * torch.randn(mean.shape, generator=gen)
+                        logp = gaussian_log_prob(act, mean, log_std)
+                elif min(bufs.size) < off.learning_starts:  # type: ignore[union-attr]
+                    act = torch.rand(o.shape[:2], generator=gen) * 2 - 1
+                else:
+                    act = net.act(o, True, off.exploration_noise, gen)  # type: ignore[operator]
+                res = env.step(act.reshape(n, w_n).to(torch.float64))
+                rew = torch.where(present, res.reward, 0.0)
+                ret += rew
+                money += torch.where(present, res.reward_money, 0.0)
+                scores += torch.where(present, res.proof_score, 0.0).sum(dim=1).numpy()
+                surplus += res.clearing.surplus_vs_grid.sum(dim=1).numpy()
+                cl = res.clearing
+                v2v += float(cl.site_matched.sum())
+                imp += float(cl.site_import.sum())
+                exp += float(cl.site_export.sum())
+                valid_n = int(present.sum())
+                steps += valid_n
+                if bool(res.departing.any()):
+                    dep_steps.append((len(buf["rew"]), res.departing.clone()))
+                    idx = res.departing
+                    episodes += int(idx.sum())
+                    ret_sum += torch.where(idx, ret, 0.0).sum(dim=1).numpy()
+                    money_sum += torch.where(idx, money, 0.0).sum(dim=1).numpy()
+                    days_cnt += idx.sum(dim=1).numpy()
+                if on_policy:
+                    buf["obs"].append(o)
+                    buf["act"].append(act)
+                    buf["logp"].append(logp)
+                    buf["val"].append(value)
+                    buf["rew"].append(to_agents(rew.float()))
+                    buf["done"].append(to_agents(res.departing.float()))
+                    buf["valid"].append(to_agents(present.float()))
+                else:
+                    nxt = to_agents(env.observe())
+                    pv, dn, rw = to_agents(present), to_agents(res.departing.float()), to_agents(rew.float())
+                    for a in range(agents):
+                        m = pv[a]
+                        bufs.add(a, o[a][m], act[a][m], rw[a][m], nxt[a][m], dn[a][m])  # type: ignore[union-attr]
+                    debt += valid_n / agents * off.updates_per_step
+                    while debt >= 1.0:
+                        debt -= 1.0
+                        if min(bufs.size) >= max(off.learning_starts, 1):  # type: ignore[union-attr]
+                            trainer.update(bufs)  # type: ignore[union-attr]
+        # PoSOC: the round's mLAG (eqs. 4.17-4.18). A drawn mLAG whose aggregate will fail the others'
+        # verification (below) is excluded and another is drawn; the draw depends on the scores only.
+        federate = fed.federated and r < ft_start
+        candidates = np.clip(scores, 0.0, None)
+        rejected: list[int] = []
+        mlag: int | None = None
+        while candidates.sum() > 0:
+            k = weighted_random_selection(candidates, wrs_rng)
+            if federate and not central and k in fed.faulty_evs:
+                rejected.append(k)
+                candidates[k] = 0.0
+                continue
+            mlag = k
+            break
+        fees = fed.beta * np.clip(surplus, 0.0, None)
+        if mlag is not None:
+            fees[mlag] = 0.0  # the miner owes itself nothing
+        mining = float(fees.sum()) if mlag is not None else 0.0
+        if mlag is None:
+            fees[:] = 0.0
+        if on_policy:
+            rew_t = torch.stack(buf["rew"])
+            if fed.mining_reward and mlag is not None and dep_steps:
+                # Each departure pays its day's share of the fee; the mLAG gets the reward at its departures.
+                fee_day = torch.as_tensor(fees / np.maximum(days_cnt, 1), dtype=torch.float32).reshape(-1, 1)
+                mlag_days = max(days_cnt[mlag], 1)
+                for t, dep in dep_steps:
+                    edit = -fee_day * dep.float()
+                    edit[mlag] += dep[mlag].float() * mining / mlag_days
+                    rew_t[t] += to_agents(edit)
+            done_t, valid_t = torch.stack(buf["done"]), torch.stack(buf["valid"])
+            if ppo.norm_reward:
+                scaler.update(rew_t, done_t, valid_t)
+                rew_t = rew_t / scaler.scale()
+            last_value = torch.zeros(rew_t.shape[1:])  # every EV has left by the end of the day
+            stats = ppo_update(net, opt, Rollout(torch.stack(buf["obs"]), torch.stack(buf["act"]),
+                                                 torch.stack(buf["logp"]), rew_t, done_t,
+                                                 torch.stack(buf["val"]), last_value, valid_t),
+                               ppo, gen, fed.prox_mu if fed.mode == "fedprox" else 0.0, anchor)
+            opt_steps += int(stats["optimizer_steps"])
+            sample_grads += int(stats["sample_gradients"])
+        else:
+            opt_steps = trainer.steps  # type: ignore[union-attr]
+            sample_grads = trainer.sample_gradients  # type: ignore[union-attr]
+        if federate:
+            # The mLAG computes FedAvg (eq. 4.19) and publishes it with its hash; every EV recomputes the
+            # average from the published local models and accepts only a matching hash.
+            honest = mlag_aggregate(net, mlag if mlag is not None else 0, False)
+            digest_honest = _params_hash(honest, names)
+            for k in rejected:
+                if _params_hash(mlag_aggregate(net, k, True), names) == digest_honest:
+                    raise AssertionError(f"the faulty aggregate of EV {k} passed verification")
             with torch.no_grad():
-                mean, value, log_std = stack(o)
-                act = mean + log_std.exp() * torch.randn(a, e, generator=gen)
-                logp = gaussian_log_prob(act, mean, log_std)
-            obs, reward, done, info = env.step(act.numpy().reshape(-1))
-            buf_obs[t], buf_act[t], buf_logp[t], buf_val[t] = o, act, logp, value
-            buf_rew[t] = torch.from_numpy(reward.reshape(a, e)).float()
-            buf_done[t] = torch.from_numpy(done.reshape(a, e)).float()
-            ep_ret += reward
-            np.add.at(scores, agent_of, info["proof_score"])
-            if done.any():
-                idx = np.flatnonzero(done)
-                np.add.at(ret_sum, agent_of[idx], ep_ret[idx])
-                np.add.at(ret_cnt, agent_of[idx], 1)
-                ep_ret[idx] = 0.0
-                episodes += len(idx)
-        steps += t_len * a * e
-        with torch.no_grad():
-            last_value = stack.value(torch.from_numpy(obs).view(a, e, d))
-        ppo_update(stack, opt, Rollout(buf_obs, buf_act, buf_logp, buf_rew, buf_done, buf_val, last_value), ppo,
-                   gen)
-        if fed.federated:
-            fedavg(stack)
-        ev_returns = np.where(ret_cnt > 0, ret_sum / np.maximum(ret_cnt, 1), np.nan)
-        if np.any(scores > 0):
-            mlag = weighted_random_selection(np.clip(scores, 0, None), wrs_rng)      # eqs. (4.17)-(4.18)
-        reward_m = fed.beta * float(np.nansum(np.clip(ev_returns, 0, None)))          # eq. (4.20)
+                for p, g in zip(net.parameters(), honest, strict=True):
+                    p.copy_(g.expand_as(p))
+            digest = model_hash(net, 0)
+            if digest != digest_honest:
+                raise AssertionError("the broadcast model differs from the verified aggregate")
+        else:
+            digest = model_hash(net, None)
+        ev_ret = np.where(days_cnt > 0, ret_sum / np.maximum(days_cnt, 1), np.nan)
         model.records.append(RoundRecord(
-            round=r, env_steps=steps, episodes=episodes, mean_return=float(np.nanmean(ev_returns)),
-            ev_returns=[float(x) for x in ev_returns], scores=[float(x) for x in scores], mlag=mlag,
-            mining_reward=reward_m, model_hash=model_hash(stack, 0), seconds=time.perf_counter() - start))
+            round=r, env_steps=steps, episodes=episodes,
+            mean_return=float(ret_sum.sum() / max(days_cnt.sum(), 1)),
+            mean_money=float(money_sum.sum() / max(days_cnt.sum(), 1)),
+            ev_returns=[float(x) for x in ev_ret], scores=[float(x) for x in scores], mlag=mlag, rejected=rejected,
+            mining_reward=mining, fees=[float(x) for x in fees], model_hash=digest, v2v_kwh=v2v,
+            grid_import_kwh=imp, grid_export_kwh=exp, optimizer_steps=opt_steps, sample_gradients=sample_grads,
+            seconds=time.perf_counter() - start))
         if progress is not None:
             progress(r)
     model.seconds = time.perf_counter() - start
     return model
 
 
-Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-def grid_only_policy(config: V2VConfig) -> Policy:
-    """Charge as fast as possible from the grid until SOC_max, never sell (no V2V)."""
-    def act(obs: np.ndarray, agents: np.ndarray) -> np.ndarray:
-        return np.where(obs[:, 1] < config.soc_max - 1e-9, 1.0, 0.0)
-
-    return act
-
-
-def random_policy(rng: np.random.Generator) -> Policy:
-    return lambda obs, agents: rng.uniform(-1.0, 1.0, len(obs))
-
-
-@dataclass(frozen=True)
-class EvalResult:
-    """Per (EV, day): return, money flows and proof score; plus hourly traces."""
-
-    returns: np.ndarray          # (evs, days)
-    profit_vs_grid: np.ndarray   # (evs, days) money gained by trading V2V instead of with the grid
-    v2v_cash: np.ndarray         # (evs, days) sold*p_v2v - bought*p_v2v
-    proof_scores: np.ndarray     # (evs, days) PoSOC per day (Algorithm 4: sum of steps, SOC term at departure)
-    hourly: list[list[dict[str, Any]]]  # per EV, day 0: hour, energy, soc, price, reward, score
-
-
-def held_out_days(config: V2VConfig, evs: int, days: int, seed: int) -> Days:
-    """Days no training run draws (a separate seed stream)."""
-    return sample_days(np.random.default_rng(np.random.SeedSequence([seed, 7919]).generate_state(1)[0]),
-                       evs * days, config, np.repeat(np.arange(evs), days))
-
-
-def evaluate(policy: Policy, config: V2VConfig, days: Days, evs: int, grid_prices: bool = False) -> EvalResult:
-    """Run ``policy`` (rows tagged with their EV) on the given days; ``grid_prices`` values the
-    trades at grid prices (the grid-only baseline)."""
-    k = len(days)
-    per_ev = k // evs
-    env = V2VBatchEnv(k, config, auto_reset=False)
-    obs = env.reset(days)
-    agents = np.repeat(np.arange(evs), per_ev)
-    active = np.ones(k, dtype=bool)
-    ret = np.zeros(k)
-    profit = np.zeros(k)
-    cash = np.zeros(k)
-    score = np.zeros(k)
-    hourly: list[list[dict[str, Any]]] = [[] for _ in range(evs)]
-    while active.any():
-        action = np.where(active, policy(obs, agents), 0.0)
-        obs, reward, done, info = env.step(action)
-        e = np.where(active, info["energy_kwh"], 0.0)
-        bought, sold = np.maximum(e, 0), np.maximum(-e, 0)
-        if grid_prices:
-            reward = reward + info["delta"] * e * info["p_v2v"] - info["delta"] * (
-                bought * info["p_grid_sell"] - sold * info["p_grid_buy"])
-        ret += np.where(active, reward, 0.0)
-        profit += sold * (info["p_v2v"] - info["p_grid_buy"]) + bought * (info["p_grid_sell"] - info["p_v2v"])
-        if grid_prices:  # the grid-only policy trades with the grid: no V2V advantage by definition
-            profit[:] = 0.0
-        cash += (sold - bought) * info["p_v2v"]
-        score += np.where(active, info["proof_score"], 0.0)
-        for ev in range(evs):
-            row = ev * per_ev
-            if active[row]:
-                hourly[ev].append({"hour": int(info["hour"][row]), "energy_kwh": float(e[row]),
-                                   "soc": float(info["soc"][row]), "p_v2v": float(info["p_v2v"][row]),
-                                   "delta": float(info["delta"][row]), "reward": float(reward[row]),
-                                   "proof_score": float(info["proof_score"][row])})
-        active &= ~done
-    shape = (evs, per_ev)
-    return EvalResult(ret.reshape(shape), profit.reshape(shape), cash.reshape(shape), score.reshape(shape), hourly)
+def records_json(records: list[RoundRecord]) -> list[dict[str, Any]]:
+    return [dict(r.__dict__) for r in records]

@@ -13,6 +13,12 @@ PoSOC :class:`ProofStaking` and one settlement of :class:`V2VSettlement`:
 4. at the end, honest EVs pay their fees and withdraw their profits; selfish EVs do not pay,
    and their withdrawals are refused (``V2VFeeOutstanding``): their profit stays confiscated
    until they pay. Miners withdraw the fees paid to them.
+
+The report's ``v2v_blocks`` carry, per day, what the site market produced for the chain
+(:func:`gridledger.learn.fleet.evaluate.day_rounds`: the off-chain mLAG proposal, the model
+hash, the V2V trades buyer -> seller with kWh, price and amount, the fees); this module still
+deposits the V2V surplus as each EV's profit (the buyer-to-seller payments are the ledger's next
+step).
 """
 
 from __future__ import annotations
@@ -24,9 +30,10 @@ from typing import Any
 
 import numpy as np
 
+from gridledger.errors import ConfigError
 from gridledger.games.election import seeded_selection
 from gridledger.learn.fleet.env import V2VConfig
-from gridledger.learn.fleet.federated import evaluate, held_out_days
+from gridledger.learn.fleet.evaluate import day_rounds, evaluate, held_out
 from gridledger.ledger.accounts import accounts_for
 from gridledger.ledger.chain import Chain, signer_for
 from gridledger.ledger.clients import Phase, StakingClient, TxResult, V2VSettlementClient, seed_commitment
@@ -64,10 +71,17 @@ class FleetSettleConfig:
         check_int("wei_per_money", self.wei_per_money, ge=1)
 
 
+def check_fleet_size(cfg: FleetSettleConfig, fleet: Any) -> None:
+    """The settlement covers the model's whole fleet (EVs trade with each other)."""
+    if len(fleet.fleet) != cfg.evs:
+        raise ConfigError("evs", f"must equal the model's number of EVs, {len(fleet.fleet)} (got {cfg.evs})")
+
+
 def settle_fleet(chain: Chain, data_dir: str | Path, fleet: Any, env: V2VConfig, seed: int,
                  settle: FleetSettleConfig | None = None, reporter: Reporter = SILENT) -> dict[str, Any]:
     """Run ``fleet`` on held-out days and settle every day on ``chain``; returns a JSON-ready report."""
     cfg = settle or FleetSettleConfig()
+    check_fleet_size(cfg, fleet)
     start = time.perf_counter()
     dep, new = deploy_fleet_ledger(chain, data_dir, StakingDeployment(cfg.slash_bps, cfg.beta_bps))
     settlement = V2VSettlementClient(chain, dep.contracts["V2VSettlement"])
@@ -79,10 +93,11 @@ def settle_fleet(chain: Chain, data_dir: str | Path, fleet: Any, env: V2VConfig,
     txs: list[TxResult] = []
     advance = reporter.task("settling the fleet on chain", n + cfg.days * (n + 4) + 2 * n)
 
-    held = held_out_days(env, n, cfg.days, seed)
-    result = evaluate(fleet.policy(), env, held, n)
-    profit_money = np.clip(result.profit_vs_grid, 0.0, None)  # (evs, days)
-    scores = np.clip(result.proof_scores, 0.0, None)
+    days_, prices = held_out(fleet.fleet, env, cfg.days, seed)
+    result = evaluate(fleet.policy(), fleet.fleet, env, days_, prices, trades=True)
+    blocks = day_rounds(result, fleet.fleet, fleet.model_hash(), cfg.beta_bps / 10_000, seed)
+    profit_money = np.clip(result.surplus_vs_grid, 0.0, None)  # (evs, days)
+    scores = np.clip(result.proof_score, 0.0, None)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 104729]))
 
     for e in evs:
@@ -170,7 +185,7 @@ def settle_fleet(chain: Chain, data_dir: str | Path, fleet: Any, env: V2VConfig,
         "chain": {"backend": chain.backend, "chain_id": chain.chain_id, "block_number": chain.block_number(),
                   "contracts": dep.contracts, "operator": dep.administrator, "deployed": new},
         "beta_bps": cfg.beta_bps, "wei_per_money": cfg.wei_per_money, "days": cfg.days,
-        "rounds": rounds, "evs": per_ev,
+        "rounds": rounds, "evs": per_ev, "v2v_blocks": blocks,
         "confiscated_wei": sum(e["held_wei"] for e in per_ev if e["selfish"]),
         "contract_balance_wei": balance,
         "transactions": len(txs), "gas_used": sum(t.gas_used for t in txs),

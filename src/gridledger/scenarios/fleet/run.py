@@ -1,182 +1,191 @@
 """EV fleet V2V trading (thesis chapter 4): training, saving, loading and evaluating fleets.
 
-``algo="ppo"`` uses gridledger's batched PPO (federated by FedAvg, Algorithm 4); ``sac``,
-``a2c`` and ``ddpg`` use stable-baselines3 (federated the same way). ``federated=False`` trains
-one central agent on all EVs' days (the thesis's baseline1 with DDPG); ``use_delta=False`` in
-the environment removes the price factor delta from rewards and proof scores (baseline2).
+A fleet is a set of EVs with identities (``gridledger.data.fleet``) trading at their sites'
+markets; ``algo`` chooses the local learners (our batched PPO, A2C, TD3, DDPG or SAC) and
+``federation.mode`` how they are combined (FedAvg with a PoSOC-drawn mLAG, FedProx, FedAvg with
+local fine-tuning, independent learners, or one central learner).
 """
 
 from __future__ import annotations
 
 import json
-import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gridledger.data.fleet import fleet_from_mappings
 from gridledger.errors import ConfigError, InputFileError
-from gridledger.games.election import NoEligibleMinerError, weighted_random_selection
 from gridledger.learn.fleet.env import V2VConfig
+from gridledger.learn.fleet.evaluate import (
+    EvalResult,
+    day_rounds,
+    evaluate,
+    grid_charge_policy,
+    held_out,
+    oracle_policy,
+    oracle_schedule,
+    rule_policy,
+)
 from gridledger.learn.fleet.federated import (
+    ALGOS,
     FederationConfig,
     FleetModel,
     RoundRecord,
-    evaluate,
-    grid_only_policy,
-    held_out_days,
-    random_policy,
-    train_fleet_ppo,
+    records_json,
+    train_fleet,
 )
-from gridledger.learn.fleet.sb3 import SB3_ALGOS, SB3Fleet, train_fleet_sb3
-from gridledger.learn.ppo import PPOConfig
+from gridledger.learn.fleet.offpolicy import OffPolicyAgents, OffPolicyConfig
+from gridledger.learn.ppo import AgentStack, PPOConfig
 from gridledger.params import check_choice, check_int, from_mapping, to_mapping
+
+__all__ = ["FleetModel", "V2VTrainConfig", "convergence_point", "evaluate_fleet", "load_fleet", "records_json",
+           "save_fleet", "train", "train_config"]
 
 
 @dataclass(frozen=True)
 class V2VTrainConfig:
-    """Everything a fleet's training needs (tables ``env``, ``ppo``, ``federation``)."""
+    """Everything a fleet's training needs (tables ``env``, ``ppo``, ``offpolicy``, ``federation``)."""
 
     algo: str = "ppo"
-    """"ppo" (gridledger's batched PPO), or stable-baselines3's "sac", "a2c", "ddpg"."""
+    """Local learner: ppo, a2c, td3, ddpg or sac (all batched over EVs, gridledger's own)."""
     env: V2VConfig = field(default_factory=V2VConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    offpolicy: OffPolicyConfig = field(default_factory=OffPolicyConfig)
     federation: FederationConfig = field(default_factory=FederationConfig)
-    sb3_steps_per_round: int = 2_000
-    """Env steps per EV per round for stable-baselines3 algorithms."""
-    sb3_envs_per_ev: int = 4
 
     def __post_init__(self) -> None:
-        check_choice("algo", self.algo, SB3_ALGOS)
-        check_int("sb3_steps_per_round", self.sb3_steps_per_round, ge=1)
-        check_int("sb3_envs_per_ev", self.sb3_envs_per_ev, ge=1)
+        check_choice("algo", self.algo, ALGOS)
+        if self.federation.fleet in ("thesis", "iid") and self.env.day_start_h != 0:
+            raise ConfigError("env.day_start_h", f"must be 0 for the {self.federation.fleet!r} fleet (Table 4.1 gives "
+                              f"clock hours of a daytime parking lot; got {self.env.day_start_h})")
 
 
-Fleet = FleetModel | SB3Fleet
+def train_config(mapping: dict[str, Any]) -> V2VTrainConfig:
+    return from_mapping(V2VTrainConfig, mapping)
 
 
-def train(cfg: V2VTrainConfig, seed: int, progress: Any = None) -> Fleet:
-    """Train a fleet; without federation a single central agent learns from every EV's days."""
-    fed = cfg.federation
-    if cfg.algo == "ppo":
-        if fed.federated:
-            return train_fleet_ppo(cfg.env, cfg.ppo, fed, seed, progress)
-        central = replace(cfg.ppo, envs_per_agent=cfg.ppo.envs_per_agent * fed.evs)
-        model = train_fleet_ppo(cfg.env, central, replace(fed, evs=1), seed, progress)
-        model.federation = fed
-        return model
-    return train_fleet_sb3(cfg.algo, cfg.env, fed, cfg.sb3_steps_per_round, seed, cfg.sb3_envs_per_ev, progress)
-
-
-def records_json(records: list[RoundRecord]) -> list[dict[str, Any]]:
-    return [r.__dict__ for r in records]
+def train(cfg: V2VTrainConfig, seed: int, progress: Any = None) -> FleetModel:
+    """Train a fleet (Algorithm 4 with the chosen learners and federation mode)."""
+    return train_fleet(cfg.algo, cfg.env, cfg.federation, seed, cfg.ppo, cfg.offpolicy, progress=progress)
 
 
 def convergence_point(records: list[RoundRecord], fraction: float = 0.95, window: int = 10) -> dict[str, Any]:
-    """First round whose running-average return reaches ``fraction`` of the final running average."""
+    """First round whose trailing-mean return reaches ``fraction`` of the way from the first to the
+    final trailing mean (the learner's own reward)."""
     ret = np.array([r.mean_return for r in records], dtype=float)
-    ret = np.where(np.isnan(ret), np.nanmin(ret) if np.any(~np.isnan(ret)) else 0.0, ret)
     k = max(1, min(window, len(ret)))
-    run = np.convolve(ret, np.ones(k) / k, mode="valid")
+    c = np.cumsum(np.concatenate([[0.0], ret]))
+    idx = np.arange(1, len(ret) + 1)
+    lo = np.maximum(0, idx - k)
+    run = (c[idx] - c[lo]) / (idx - lo)
     start, final = run[0], run[-1]
     target = start + fraction * (final - start)
-    idx = int(np.argmax(run >= target)) + k - 1 if final > start else len(ret) - 1
-    r = records[idx]
+    hit = np.flatnonzero(run >= target) if final >= start else np.flatnonzero(run <= target)
+    i = int(hit[0]) if len(hit) else len(ret) - 1
+    r = records[i]
     return {"round": r.round, "episodes": r.episodes, "env_steps": r.env_steps, "seconds": r.seconds,
-            "final_return": float(final), "total_episodes": records[-1].episodes}
+            "final_return": float(final), "total_episodes": records[-1].episodes,
+            "total_seconds": records[-1].seconds}
 
 
-def save_fleet(fleet: Fleet, cfg: V2VTrainConfig, directory: Path) -> None:
-    """Model files + ``model.json`` (configuration) under ``directory``."""
+def save_fleet(fleet: FleetModel, cfg: V2VTrainConfig, directory: Path) -> None:
+    """``agents.pt`` (the networks) and ``model.json`` (configuration and the EVs' identities)."""
     import torch
 
     directory.mkdir(parents=True, exist_ok=True)
-    meta = {"format": "gridledger-v2v-1", "train": {"algo": cfg.algo, "env": to_mapping(cfg.env),
-                                                     "ppo": to_mapping(cfg.ppo),
-                                                     "federation": to_mapping(cfg.federation),
-                                                     "sb3_steps_per_round": cfg.sb3_steps_per_round,
-                                                     "sb3_envs_per_ev": cfg.sb3_envs_per_ev}}
-    if isinstance(fleet, FleetModel):
-        torch.save(fleet.stack.state_dict(), directory / "agents.pt")
-        meta["agents"] = fleet.stack.agents
-    else:
-        for k, m in enumerate(fleet.models):
-            m.save(directory / f"sb3_{k}.zip")
-        meta["agents"] = len(fleet.models)
+    meta = {"format": "gridledger-v2v-2",
+            "train": {"algo": cfg.algo, "env": to_mapping(cfg.env), "ppo": to_mapping(cfg.ppo),
+                      "offpolicy": to_mapping(cfg.offpolicy), "federation": to_mapping(cfg.federation)},
+            "fleet": [e.to_mapping() for e in fleet.fleet], "model_hash": fleet.model_hash()}
+    torch.save(fleet.net.state_dict(), directory / "agents.pt")
     (directory / "model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
-def load_fleet(directory: Path) -> tuple[Fleet, V2VTrainConfig]:
+def load_fleet(directory: Path) -> tuple[FleetModel, V2VTrainConfig]:
     import torch
 
-    from gridledger.learn.fleet.federated import obs_scale
-    from gridledger.learn.ppo import AgentStack
+    from gridledger.learn.fleet.env import obs_scale
 
     meta_path = Path(directory) / "model.json"
     if not meta_path.exists():
         raise InputFileError(str(meta_path), "not a gridledger V2V model directory (model.json missing)")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        t = meta["train"]
-        cfg = V2VTrainConfig(algo=t["algo"], env=from_mapping(V2VConfig, t["env"]),
-                             ppo=from_mapping(PPOConfig, t["ppo"]),
-                             federation=from_mapping(FederationConfig, t["federation"]),
-                             sb3_steps_per_round=t["sb3_steps_per_round"], sb3_envs_per_ev=t["sb3_envs_per_ev"])
-    except (KeyError, ValueError, TypeError) as exc:
+        if meta.get("format") != "gridledger-v2v-2":
+            raise ValueError(f"format {meta.get('format')!r} (expected gridledger-v2v-2; retrain the model)")
+        cfg = train_config(meta["train"])
+        fleet = fleet_from_mappings(meta["fleet"])
+    except (KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
         raise InputFileError(str(meta_path), f"malformed model description ({exc})") from None
-    if cfg.algo == "ppo":
-        stack = AgentStack(int(meta["agents"]), cfg.env.obs_dim, cfg.ppo.hidden, cfg.ppo.init_log_std,
-                           obs_scale(cfg.env), 0)
-        stack.load_state_dict(torch.load(Path(directory) / "agents.pt", weights_only=True))
-        return FleetModel(stack, cfg.env, cfg.ppo, cfg.federation), cfg
-    from gridledger.learn.fleet.sb3 import _algo
-
-    models = [_algo(cfg.algo).load(Path(directory) / f"sb3_{k}.zip", device="cpu") for k in range(meta["agents"])]
-    return SB3Fleet(cfg.algo, models, cfg.env, cfg.federation), cfg
-
-
-def evaluate_fleet(fleet: Fleet, env: V2VConfig, evs: int, seed: int, days: int = 1, beta: float = 0.05
-                   ) -> dict[str, Any]:
-    """A held-out day for ``evs`` EVs: per EV actions and SOC per hour, profit vs grid-only
-    trading, proof score; the miner (WRS over the day's scores, eq. 4.18) and payoffs with the
-    mining reward (eq. 4.20: each EV pays beta of its profit to the miner)."""
-    check_int("evs", evs, ge=1, le=100_000)
-    held = held_out_days(env, evs, days, seed)
-    policy = fleet.policy()
-    trained = evaluate(policy, env, held, evs)
-    grid = evaluate(grid_only_policy(env), env, held, evs, grid_prices=True)
-    rnd = evaluate(random_policy(np.random.default_rng(seed)), env, held, evs)
-    profit = trained.profit_vs_grid.sum(axis=1)
-    scores = trained.proof_scores.sum(axis=1)
+    agents = 1 if cfg.federation.mode == "central" else len(fleet)
+    d = cfg.env.obs_dim
+    if cfg.algo in ("ppo", "a2c"):
+        net: Any = AgentStack(agents, d, cfg.ppo.hidden, cfg.ppo.init_log_std, obs_scale(cfg.env), 0)
+    else:
+        net = OffPolicyAgents(cfg.algo, agents, d, cfg.offpolicy, obs_scale(cfg.env), 0)
     try:
-        miner: int | None = weighted_random_selection(np.clip(scores, 0, None), np.random.default_rng(seed))
-    except NoEligibleMinerError:
-        miner = None
-    reward = beta * float(np.clip(profit, 0, None).sum())
-    payoff = profit - beta * np.clip(profit, 0, None)
-    if miner is not None:
-        payoff[miner] += reward
-    out = []
-    for i in range(evs):
-        hours = trained.hourly[i]
-        out.append({"ev": i, "hours": [h["hour"] for h in hours], "energy_kwh": [h["energy_kwh"] for h in hours],
-                    "soc": [h["soc"] for h in hours], "p_v2v": [h["p_v2v"] for h in hours],
-                    "proof_score_steps": [h["proof_score"] for h in hours],
-                    "return": float(trained.returns[i].sum()), "profit_vs_grid": float(profit[i]),
-                    "proof_score": float(scores[i]), "payoff": float(payoff[i]), "miner": i == miner})
-    return {"evs": out, "miner": miner, "mining_reward": reward, "beta": beta,
-            "mean_return": {"trained": float(trained.returns.mean()), "grid_only": float(grid.returns.mean()),
-                            "random": float(rnd.returns.mean())},
-            "mean_profit_vs_grid": float(trained.profit_vs_grid.mean())}
+        net.load_state_dict(torch.load(Path(directory) / "agents.pt", weights_only=True))
+    except (OSError, RuntimeError) as exc:
+        raise InputFileError(str(Path(directory) / "agents.pt"), f"cannot load the networks ({exc})") from None
+    return FleetModel(cfg.algo, net, fleet, cfg.env, cfg.federation, cfg.ppo, cfg.offpolicy), cfg
 
 
-def train_config(mapping: dict[str, Any]) -> V2VTrainConfig:
-    try:
-        return from_mapping(V2VTrainConfig, mapping)
-    except ConfigError:
-        raise
+def _ev_day(res: EvalResult, i: int, d: int, arrival: int, departure: int) -> dict[str, Any]:
+    return {"ev": i, "ev_id": res.ev_ids[i], "came": bool(res.came[i, d]), "arrival_h": arrival,
+            "departure_h": departure, "cash": float(res.cash[i, d]), "energy_value": float(res.energy_value[i, d]),
+            "money": float(res.money[i, d]), "shortfall_cost": float(res.shortfall_cost[i, d]),
+            "net": float(res.net[i, d]), "arrival_soc": float(res.arrival_soc[i, d]),
+            "departure_soc": None if not res.came[i, d] else float(res.departure_soc[i, d]),
+            "violation": bool(res.violation[i, d]), "delta_return": float(res.delta_return[i, d]),
+            "proof_score": float(res.proof_score[i, d]), "surplus_vs_grid": float(res.surplus_vs_grid[i, d]),
+            "discharged_kwh": float(res.discharged_kwh[i, d]), "charged_kwh": float(res.charged_kwh[i, d])}
 
 
-def now() -> float:
-    return time.perf_counter()
+def evaluate_fleet(model: FleetModel, days: int = 1, seed: int = 0, beta: float | None = None,
+                   oracle: bool = True, hourly_ev: bool = False) -> dict[str, Any]:
+    """The trained fleet on ``days`` held-out days: per day and hour the site market's matched V2V
+    energy, V2B, grid import and export; per EV and day cash, energy value, money, shortfall,
+    departure SOC, violation, delta-weighted return and proof score; per day the round the chain
+    records (mLAG, fees, trades); summaries of the trained fleet beside the rule-based,
+    charge-only and perfect-foresight policies on the same days."""
+    check_int("days", days, ge=1, le=100_000)
+    env, fleet = model.env_config, model.fleet
+    beta = model.federation.beta if beta is None else beta
+    fd, pd = held_out(fleet, env, days, seed)
+    res = evaluate(model.policy(), fleet, env, fd, pd, trades=True, hourly_ev=hourly_ev)
+    summaries = {"trained": res.summary(), "rule": evaluate(rule_policy(), fleet, env, fd, pd).summary(),
+                 "charge_only": evaluate(grid_charge_policy(), fleet, env, fd, pd).summary()}
+    if oracle:
+        summaries["oracle"] = evaluate(oracle_policy(oracle_schedule(fleet, env, fd, pd)), fleet, env, fd,
+                                       pd).summary()
+    digest = model.model_hash()
+    rounds = day_rounds(res, fleet, digest, beta, seed)
+    out_days = []
+    for d in range(days):
+        hours = []
+        for si, site in enumerate(res.site_ids):
+            for h in range(24):
+                row = (res.v2v_kwh[d, si, h], res.v2b_kwh[d, si, h], res.grid_import_kwh[d, si, h],
+                       res.grid_export_kwh[d, si, h])
+                if any(x > 0 for x in row):
+                    hours.append({"hour": h, "site": site, "v2v_kwh": float(row[0]), "v2b_kwh": float(row[1]),
+                                  "grid_import_kwh": float(row[2]), "grid_export_kwh": float(row[3])})
+        evs = [_ev_day(res, i, d, int(fd.arrival_h[i, d]), int(fd.departure_h[i, d])) for i in range(len(fleet))]
+        day: dict[str, Any] = {"day": d, "date": pd.dates[d] if pd.dates else None,
+                               "grid_price_per_kwh": pd.grid_sell[d].tolist(), "hours": hours, "evs": evs,
+                               "round": rounds[d]}
+        if hourly_ev:
+            hv = res.hourly_ev[d]
+            for i, e in enumerate(evs):
+                e["energy_kwh_by_hour"] = hv["energy_kwh"][i].tolist()
+                e["soc_by_hour"] = [None if np.isnan(x) else float(x) for x in hv["soc"][i]]
+        out_days.append(day)
+    return {"algo": model.algo, "mode": model.federation.mode, "reward": env.reward, "market": env.market,
+            "model_hash": digest, "beta": beta, "seed": seed, "price_source": env.price_source,
+            "currency": pd.currency or None, "day_start_h": env.day_start_h,
+            "fleet": [{"ev": i, "ev_id": e.ev_id, "model": e.model.name, "battery_kwh": e.model.battery_kwh,
+                       "charge_kw": e.model.charge_kw, "discharge_kw": e.model.discharge_kw, "site": e.site,
+                       "soc_required": e.soc_required, "source": e.source} for i, e in enumerate(fleet)],
+            "days": out_days, "summary": summaries}
