@@ -106,14 +106,14 @@ def v2v_train(
                     gather(config, set_ or []))
     cfg = train_config(mapping)
     if backend == V2VBackend.flower:
-        from gridledger.scenarios.fleet.federate import require_flower
-
-        require_flower()
         from gridledger.learn.fleet.distributed import check_flower_config, flower_model
-        from gridledger.learn.fleet.flower import simulate
+        from gridledger.scenarios.fleet.federate import require_flower
 
         check_flower_config(cfg)
         check_nodes(nodes, cfg.federation.evs)
+        require_flower()
+        from gridledger.learn.fleet.flower import simulate
+
         g, recs, refusals, secs = simulate(cfg, seed, nodes or cfg.federation.evs)
         model = flower_model(cfg, seed, g, recs, secs)
         _train_output(cfg, model, seed, json_, out, "flower-simulation", refusals)
@@ -201,11 +201,9 @@ def v2v_federate(
 ) -> None:
     """Train a fleet over separate processes: a Flower SuperLink and SuperNodes on 127.0.0.1 (docs/v2v.md)."""
     from gridledger.config import merge
+    from gridledger.learn.fleet.distributed import check_flower_config, flower_model, records_from_json
     from gridledger.scenarios.fleet.federate import LocalFederation, require_flower
     from gridledger.scenarios.fleet.run import train_config
-
-    require_flower()
-    from gridledger.learn.fleet.distributed import check_flower_config, flower_model, records_from_json
 
     mapping = merge({"algo": algo.value,
                      "env": {"data": data.value, "reward": reward.value, "market": market.value},
@@ -218,6 +216,7 @@ def v2v_federate(
     from gridledger.params import check_number
 
     check_number("round_timeout", round_timeout, gt=0)
+    require_flower()
     n_nodes = nodes or cfg.federation.evs
     if write_app is not None:
         from gridledger.scenarios.fleet.federate import write_app as write
