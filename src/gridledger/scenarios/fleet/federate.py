@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -102,9 +103,14 @@ class LocalFederation:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.ports: dict[str, int] = {}
         self._logs: list[Any] = []
+        self.token = secrets.token_hex(8)
 
-    def _env(self) -> dict[str, str]:
+    def _env(self, name: str = "") -> dict[str, str]:
         env = dict(os.environ)
+        # Flower detaches the processes it spawns (ServerApp, SuperExec, ClientApps: new sessions);
+        # they inherit these variables, by which stop() and kill_node() find them.
+        env["GRIDLEDGER_FEDERATION"] = self.token
+        env["GRIDLEDGER_FEDERATION_PROCESS"] = name
         env["FLWR_HOME"] = str(self.home)
         env["PATH"] = f"{self.bin}{os.pathsep}{env.get('PATH', '')}"
         env.setdefault("OMP_NUM_THREADS", "1")
@@ -114,7 +120,7 @@ class LocalFederation:
     def _start(self, name: str, args: list[str]) -> None:
         logf = open(self.dir / f"{name}.log", "wb")  # noqa: SIM115 (closed in stop)
         self._logs.append(logf)
-        self.procs[name] = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT, env=self._env(),
+        self.procs[name] = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT, env=self._env(name),
                                             cwd=self.dir, start_new_session=True)
 
     def log_tail(self, name: str, lines: int = 30) -> str:
@@ -129,8 +135,7 @@ class LocalFederation:
             "insecure = true\n", encoding="utf-8")
         # Flower 1.41 serves the Fleet, Control and Runtime APIs over HTTP on one address.
         self._start("superlink", [str(self.bin / "flower-superlink"), "--insecure", "--host", h, "--port", str(port),
-                                  "--disable-runtime-dependency-installation",
-                                  "--database", str(self.dir / "superlink.db")])
+                                  "--disable-runtime-dependency-installation"])
         self._wait_listening("superlink", port)
         for p in range(self.nodes):
             port = free_port(h)
@@ -156,11 +161,32 @@ class LocalFederation:
                                           f"{self.log_tail(name)}") from None
                 time.sleep(0.2)
 
+    def spawned(self, name: str | None = None) -> list[int]:
+        """Processes of this federation (``name``: of one of its processes), found by the variables
+        they inherit (Linux /proc; elsewhere only the processes started here are known)."""
+        pids = []
+        want = f"GRIDLEDGER_FEDERATION={self.token}".encode()
+        who = f"GRIDLEDGER_FEDERATION_PROCESS={name}".encode() if name is not None else None
+        for d in Path("/proc").glob("[0-9]*"):
+            try:
+                env = (d / "environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if want in env and (who is None or who in env) and int(d.name) != os.getpid():
+                pids.append(int(d.name))
+        return pids
+
+    def _kill(self, pids: list[int]) -> None:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
     def kill_node(self, p: int) -> None:
         """Kill SuperNode p and its ClientApp processes at once (SIGKILL), as a crash would."""
         proc = self.procs[f"node{p}"]
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
+        self._kill(self.spawned(f"node{p}"))
         proc.wait()
 
     def run(self, cfg: Any, seed: int, round_timeout: float = 600.0, timeout: float = 7200.0) -> dict[str, Any]:
@@ -169,7 +195,8 @@ class LocalFederation:
         app = write_app(self.dir / "app", cfg, seed, str(out), round_timeout, self.nodes)
         with open(self.dir / "flwr-run.log", "ab") as logf:
             proc = subprocess.Popen([str(self.bin / "flwr"), "run", str(app), "local", "--stream"], stdout=logf,
-                                    stderr=subprocess.STDOUT, env=self._env(), cwd=self.dir, start_new_session=True)
+                                    stderr=subprocess.STDOUT, env=self._env("flwr-run"), cwd=self.dir,
+                                    start_new_session=True)
             self.procs["flwr-run"] = proc
             deadline = time.monotonic() + timeout
             while not out.exists():
@@ -204,6 +231,7 @@ class LocalFederation:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             with contextlib.suppress(ProcessLookupError, PermissionError):  # what the group left (ClientApp)
                 os.killpg(proc.pid, signal.SIGKILL)
+        self._kill(self.spawned())
         for f in self._logs:
             f.close()
         self._logs.clear()
