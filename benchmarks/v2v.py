@@ -8,7 +8,15 @@ Measured in one run:
 - the single-EV Gymnasium env (``gridledger/V2VSite-v0``: one EV + 9 rule-based EVs at its site,
   cleared every hour) and the PettingZoo site env, steps per second, as the baseline;
 - training: env steps per second of our batched federated PPO for 10 EVs, and the wall time for
-  the 10-EV fleet to reach 95% of its final training return (trailing mean over 10 rounds).
+  the 10-EV fleet to reach 95% of its final training return (trailing mean over 10 rounds);
+- the backends (``--backends``; needs ``gridledger[flower-simulation]``): rounds per second and
+  seconds to 95% of the final score for 10, 100 and 1,000 EVs on the batched backend and on
+  Flower's simulation engine, and for 10 and 100 EVs over separate processes (a SuperLink and 10
+  SuperNodes on 127.0.0.1), against the batched backend in the same run. Every backend computes
+  the same rounds (same seed and data, tests/unit/learn/test_fleet_distributed.py), so the round
+  that reaches 95% is the batched run's and a Flower backend's seconds to it are that many rounds
+  at its measured rate; the Flower runs are a few rounds each (a round over processes costs one
+  ClientApp process per SuperNode and round).
 """
 
 from __future__ import annotations
@@ -75,8 +83,66 @@ def parallel_env_rate(days: int) -> float:
     return steps / (time.perf_counter() - t)
 
 
+def backends(quick: bool) -> tuple[Table, str]:
+    """Rounds/s and seconds to 95% for the batched backend, Flower simulation and separate processes."""
+    import importlib.util
+
+    from gridledger.scenarios.fleet.run import train_config
+
+    have_flower = importlib.util.find_spec("flwr") is not None
+    have_ray = importlib.util.find_spec("ray") is not None
+    worlds = 4
+    sizes = (10, 100) if quick else (10, 100, 1000)
+    batched_rounds = {10: 60, 100: 40, 1000: 15} if not quick else {10: 20, 100: 10}
+    flower_rounds = {10: 4, 100: 3, 1000: 2} if not quick else {10: 2, 100: 2}
+    table = Table(title=f"V2V backends: federated PPO, FedAvg, {worlds} worlds (days at once) per round")
+    for col in ("EVs", "backend", "nodes", "rounds run", "rounds/s", "round to 95%", "s to 95%", "s/round vs batched"):
+        table.add_column(col, justify="right")
+    ratios = []
+    for n in sizes:
+        def cfg(rounds: int, n: int = n) -> object:
+            return train_config({"algo": "ppo", "federation": {"evs": n, "rounds": rounds, "worlds": worlds}})
+
+        m = train_fleet("ppo", cfg(batched_rounds[n]).env, cfg(batched_rounds[n]).federation, seed=0)
+        conv = convergence_point(m.records)
+        b_rate = len(m.records) / m.seconds
+        table.add_row(f"{n:,}", "batched", "-", str(len(m.records)), f"{b_rate:.2f}", str(conv["round"]),
+                      f"{conv['seconds']:.1f}", "1.0x")
+        nodes = min(n, 10)
+        runs = []
+        if have_flower and have_ray:
+            from gridledger.learn.fleet.flower import simulate
+
+            _, recs, _, secs = simulate(cfg(flower_rounds[n]), 0, nodes=nodes, cpus_per_node=1.0)
+            runs.append(("Flower simulation (Ray)", len(recs) / secs, len(recs)))
+        if have_flower and n <= 100:
+            from gridledger.scenarios.fleet.federate import LocalFederation
+
+            t = time.perf_counter()
+            with LocalFederation(nodes) as fed:
+                started = time.perf_counter() - t
+                res = fed.run(cfg(flower_rounds[n]), 0)
+            runs.append((f"separate processes (start {started:.0f} s)", len(res["records"]) / res["seconds"],
+                         len(res["records"])))
+        for name, rate, k in runs:
+            ratio = b_rate / rate
+            ratios.append(f"{n} EVs {name.split(' (')[0]} {ratio:,.0f}x")
+            table.add_row(f"{n:,}", name, str(nodes), str(k), f"{rate:.3f}", str(conv["round"]),
+                          f"{(conv['round'] + 1) / rate:.1f}", f"{ratio:,.0f}x")
+    if not have_flower:
+        ratios.append("Flower rows not measured (pip install 'gridledger[flower-simulation]')")
+    return table, "seconds per round against the batched backend (the cost of real distribution): " + ", ".join(ratios)
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
+    if "--backends" in sys.argv:
+        torch.set_num_threads(1)
+        console = Console(width=150)
+        table, line = backends(quick)
+        console.print(table)
+        console.print(line)
+        return
     torch.set_num_threads(1)
     console = Console(width=130)
     days = 2 if quick else 5

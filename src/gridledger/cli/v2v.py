@@ -54,6 +54,11 @@ class V2VMode(StrEnum):
     central = "central"
 
 
+class V2VBackend(StrEnum):
+    batched = "batched"
+    flower = "flower"
+
+
 class V2VReward(StrEnum):
     delta = "delta"
     money = "money"
@@ -90,6 +95,10 @@ def v2v_train(
         "--fleet-data", help="(--fleet real/citylearn) dataset directory; default $GRIDLEDGER_DATA or the shipped "
         "subset.")] = None,
     data: Annotated[V2VData, typer.Option("--data", help="Normal (nd) or uniform (ud) draws.")] = V2VData.nd,
+    backend: Annotated[V2VBackend, typer.Option(
+        "--backend", help="batched: one process, EVs as slices of a tensor; flower: Flower's simulation engine.")] =
+    V2VBackend.batched,
+    nodes: Annotated[int, typer.Option("--nodes", help="flower: virtual SuperNodes (0: one per EV).")] = 0,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     seed: SeedOpt = 0,
@@ -98,7 +107,7 @@ def v2v_train(
 ) -> None:
     """Train a fleet (Algorithm 4): local learners at the site market, PoSOC mLAG, FedAvg, mining rewards."""
     from gridledger.config import merge
-    from gridledger.scenarios.fleet.run import convergence_point, records_json, save_fleet, train, train_config
+    from gridledger.scenarios.fleet.run import train, train_config
 
     env = {"data": data.value, "use_delta": not no_delta, "reward": reward.value, "market": market.value,
            **FLEET_PRESETS.get(fleet, {})}
@@ -109,6 +118,19 @@ def v2v_train(
                                     "mining_reward": mining_reward, "fleet": fleet}},
                     gather(config, set_ or []))
     cfg = train_config(mapping)
+    if backend == V2VBackend.flower:
+        from gridledger.learn.fleet.distributed import check_flower_config, flower_model
+        from gridledger.scenarios.fleet.federate import require_flower
+
+        check_flower_config(cfg)
+        check_nodes(nodes, cfg.federation.evs)
+        require_flower()
+        from gridledger.learn.fleet.flower import simulate
+
+        g, recs, refusals, secs = simulate(cfg, seed, nodes or cfg.federation.evs)
+        model = flower_model(cfg, seed, g, recs, secs)
+        _train_output(cfg, model, seed, json_, out, "flower-simulation", refusals)
+        return
     progress = progress_display(not json_)
     if progress is not None:
         with progress:
@@ -116,11 +138,28 @@ def v2v_train(
             model = train(cfg, seed, lambda r: adv(1))
     else:
         model = train(cfg, seed)
+    _train_output(cfg, model, seed, json_, out, "batched", [])
+
+
+def check_nodes(nodes: int, evs: int) -> None:
+    from gridledger.params import check_int
+
+    check_int("nodes", nodes, ge=0, le=evs)
+
+
+def _train_output(cfg, model, seed: int, json_: bool, out: Path | None, backend: str,
+                  refusals: list) -> None:
+    from gridledger.scenarios.fleet.run import convergence_point, records_json, save_fleet
+
     recs = model.records
+    if not recs:
+        from gridledger.errors import GridledgerError
+
+        raise GridledgerError("no round was recorded (every update was refused)")
     last = recs[-1]
     result = {"algo": cfg.algo, "mode": cfg.federation.mode, "evs": cfg.federation.evs,
               "sites": cfg.federation.sites, "reward": cfg.env.reward, "market": cfg.env.market,
-              "use_delta": cfg.env.use_delta, "data": cfg.env.data, "rounds": len(recs),
+              "use_delta": cfg.env.use_delta, "data": cfg.env.data, "rounds": len(recs), "backend": backend,
               "fleet_source": fleet_source(model),
               "fleet": [e.to_mapping() for e in model.fleet],
               "learning_curve": [{"round": r.round, "episodes": r.episodes, "env_steps": r.env_steps,
@@ -128,7 +167,8 @@ def v2v_train(
               "rounds_record": [{"round": r.round, "mlag": r.mlag, "rejected": r.rejected, "scores": r.scores,
                                  "fees": r.fees, "mining_reward": r.mining_reward, "model_hash": r.model_hash,
                                  "v2v_kwh": r.v2v_kwh, "grid_import_kwh": r.grid_import_kwh,
-                                 "grid_export_kwh": r.grid_export_kwh} for r in recs],
+                                 "grid_export_kwh": r.grid_export_kwh, "dropped": r.dropped} for r in recs],
+              "refusals": refusals,
               "final_returns": last.ev_returns, "convergence": convergence_point(recs),
               "model_hash": model.model_hash(), "seconds": model.seconds, "env_steps": last.env_steps,
               "episodes": last.episodes, "optimizer_steps": last.optimizer_steps,
@@ -142,10 +182,79 @@ def v2v_train(
     if json_:
         typer.echo(dumps(result))
     else:
-        console.print(f"{cfg.algo} fleet of {cfg.federation.evs} EVs ({cfg.federation.mode}): final mean return "
-                      f"{last.mean_return:.2f}, money {last.mean_money:.2f} per EV-day, {result['env_steps']:,} "
-                      f"EV-steps, {result['episodes']:,} EV-days in {model.seconds:.1f} s"
+        console.print(f"{cfg.algo} fleet of {cfg.federation.evs} EVs ({cfg.federation.mode}, {backend}): final mean "
+                      f"return {last.mean_return:.2f}, money {last.mean_money:.2f} per EV-day, "
+                      f"{result['env_steps']:,} EV-steps, {result['episodes']:,} EV-days in {model.seconds:.1f} s"
+                      + (f"; {len(refusals)} update(s) refused" if refusals else "")
                       + (f"; model saved in {out / 'model'}" if out is not None else ""))
+
+
+@app.command("federate")
+@user_errors
+def v2v_federate(
+    evs: Annotated[int, typer.Option("--evs", help="Number of EVs.")] = 10,
+    nodes: Annotated[int, typer.Option("--nodes", help="SuperNodes (each hosts a group of EVs); 0: one per EV.")]
+    = 0,
+    sites: Annotated[int, typer.Option("--sites", help="Sites the EVs park at.")] = 1,
+    rounds: Annotated[int, typer.Option("--rounds", help="Federated rounds.")] = 300,
+    algo: Annotated[V2VAlgo, typer.Option("--algo", help="Local learner (ppo or a2c).")] = V2VAlgo.ppo,
+    mode: Annotated[V2VMode, typer.Option("--mode", help="fedavg or fedprox.")] = V2VMode.fedavg,
+    reward: Annotated[V2VReward, typer.Option("--reward", help="delta or money.")] = V2VReward.delta,
+    market: Annotated[V2VMarket, typer.Option("--market", help="site, grid or pool.")] = V2VMarket.site,
+    fleet: Annotated[str, typer.Option(
+        "--fleet", help="The EVs' identities and prices: thesis, iid, real or citylearn.")] = "thesis",
+    fleet_data: Annotated[Path | None, typer.Option(
+        "--fleet-data", help="(--fleet real/citylearn) dataset directory; default $GRIDLEDGER_DATA or the shipped "
+        "subset.")] = None,
+    data: Annotated[V2VData, typer.Option("--data", help="Normal (nd) or uniform (ud) draws.")] = V2VData.nd,
+    round_timeout: Annotated[float, typer.Option(
+        "--round-timeout", help="Seconds the aggregator waits for a round's updates.")] = 600.0,
+    write_app: Annotated[Path | None, typer.Option(
+        "--write-app", help="Only write the Flower app (for flwr run against a SuperLink elsewhere) to DIR.")] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    seed: SeedOpt = 0,
+    json_: JsonOpt = False,
+    out: OutOpt = None,
+) -> None:
+    """Train a fleet over separate processes: a Flower SuperLink and SuperNodes on 127.0.0.1 (docs/v2v.md)."""
+    from gridledger.config import merge
+    from gridledger.learn.fleet.distributed import check_flower_config, flower_model, records_from_json
+    from gridledger.scenarios.fleet.federate import LocalFederation, require_flower
+    from gridledger.scenarios.fleet.run import train_config
+
+    env = {"data": data.value, "reward": reward.value, "market": market.value, **FLEET_PRESETS.get(fleet, {})}
+    if fleet_data is not None:
+        env["real"] = {"data_dir": str(fleet_data)}
+    mapping = merge({"algo": algo.value, "env": env,
+                     "federation": {"evs": evs, "sites": sites, "rounds": rounds, "mode": mode.value,
+                                    "fleet": fleet}},
+                    gather(config, set_ or []))
+    cfg = train_config(mapping)
+    check_flower_config(cfg)
+    check_nodes(nodes, cfg.federation.evs)
+    from gridledger.params import check_number
+
+    check_number("round_timeout", round_timeout, gt=0)
+    require_flower()
+    n_nodes = nodes or cfg.federation.evs
+    if write_app is not None:
+        from gridledger.scenarios.fleet.federate import write_app as write
+
+        write(write_app, cfg, seed, "", round_timeout, 0)
+        typer.echo(f"Flower app written to {write_app}", err=True)
+        if json_:
+            typer.echo(dumps({"app": str(write_app)}))
+        return
+    with LocalFederation(n_nodes) as fed:
+        if not json_:
+            console.print(f"SuperLink on 127.0.0.1:{fed.ports['superlink']}, {n_nodes} SuperNodes; logs in {fed.dir}")
+        res = fed.run(cfg, seed, round_timeout)
+    import numpy as np
+
+    recs = records_from_json(res["records"])
+    model = flower_model(cfg, seed, {k: np.asarray(v) for k, v in res["global"].items()}, recs, res["seconds"])
+    _train_output(cfg, model, seed, json_, out, "flower-processes", res["refusals"])
 
 
 @app.command("evaluate")

@@ -210,11 +210,14 @@ def advantages(ro: Rollout, gamma: float, lam: float) -> tuple[torch.Tensor, tor
 
 def ppo_update(stack: AgentStack, opt: torch.optim.Optimizer, ro: Rollout, cfg: PPOConfig,
                gen: torch.Generator, prox_mu: float = 0.0,
-               anchor: list[torch.Tensor] | None = None) -> dict[str, float]:
+               anchor: list[torch.Tensor] | None = None, keep: torch.Tensor | None = None) -> dict[str, float]:
     """PPO epochs over one rollout; every agent learns from its own (valid) data only.
 
-    ``anchor`` (the parameters of the round's global model) and ``prox_mu > 0`` add FedProx's
-    proximal term. Returns mean losses and the number of samples that entered a gradient
+    ``keep`` (T*E booleans, time-major like the flattened rollout) chooses the columns minibatches
+    are drawn from; by default those where some agent acted. An agent trained on its own (the
+    Flower backend) passes its fleet's columns, and then draws the minibatches it would draw
+    as a slice of the fleet's stack. ``anchor`` (the parameters of the round's global model) and
+    ``prox_mu > 0`` add FedProx's proximal term. Returns mean losses and the number of samples that entered a gradient
     (``sample_gradients``, summed over agents: the gradient budget).
     """
     adv, ret = advantages(ro, cfg.gamma, cfg.gae_lambda)
@@ -228,7 +231,8 @@ def ppo_update(stack: AgentStack, opt: torch.optim.Optimizer, ro: Rollout, cfg: 
     obs, act, logp, adv_f, ret_f, val_f = (flat(ro.obs), flat(ro.actions), flat(ro.logp), flat(adv), flat(ret),
                                            flat(valid))
     # Keep only columns where some agent acted (a fleet day has hours with few EVs present).
-    keep = val_f.sum(dim=0) > 0
+    if keep is None:
+        keep = val_f.sum(dim=0) > 0
     obs, act, logp, adv_f, ret_f, val_f = (x[:, keep] for x in (obs, act, logp, adv_f, ret_f, val_f))
     n = int(keep.sum())
     mb = max(1, -(-n // cfg.minibatches))

@@ -145,6 +145,9 @@ class RoundRecord:
     sample_gradients: int
     """Cumulative samples that entered a gradient, over all learners (the gradient budget)."""
     seconds: float
+    dropped: list[int] = field(default_factory=list)
+    """EVs whose update did not count this round (a client that disconnected or sent a malformed
+    update; the Flower backend only)."""
 
 
 Policy = Callable[[torch.Tensor, FleetMarketEnv], torch.Tensor]
@@ -231,6 +234,163 @@ def _params_hash(params: list[torch.Tensor], names: list[str]) -> str:
     return h.hexdigest()
 
 
+class RoundTally:
+    """What a round's days produce: per EV the proof score (eq. 4.17), V2V surplus, returns, money,
+    EV-days and EV-steps; per round the site markets' energy. Shared by the batched and the Flower
+    backends (``learn.fleet.flower``), which record rounds from it through :func:`round_record`."""
+
+    def __init__(self, n: int) -> None:
+        self.scores = np.zeros(n)
+        self.surplus = np.zeros(n)
+        self.ret_sum = np.zeros(n)
+        self.money_sum = np.zeros(n)
+        self.days_cnt = np.zeros(n)
+        self.ev_steps = np.zeros(n, dtype=np.int64)
+        self.v2v = self.imp = self.exp = 0.0
+        self.dep_steps: list[tuple[int, torch.Tensor]] = []  # (step index, departing mask) for reward edits
+        self._ret = self._money = torch.zeros(0)
+
+    def start_day(self, n: int, worlds: int) -> None:
+        self._ret = torch.zeros(n, worlds, dtype=torch.float64)
+        self._money = torch.zeros(n, worlds, dtype=torch.float64)
+
+    def step(self, res: Any, present: torch.Tensor, t: int) -> torch.Tensor:
+        """Fold in one hour (``res`` from ``FleetMarketEnv.step``; ``t`` its index in the round's
+        rollout); returns the learners' reward of the hour (0 where the EV is away)."""
+        rew = torch.where(present, res.reward, 0.0)
+        self._ret += rew
+        self._money += torch.where(present, res.reward_money, 0.0)
+        self.scores += torch.where(present, res.proof_score, 0.0).sum(dim=1).numpy()
+        self.surplus += res.clearing.surplus_vs_grid.sum(dim=1).numpy()
+        cl = res.clearing
+        self.v2v += float(cl.site_matched.sum())
+        self.imp += float(cl.site_import.sum())
+        self.exp += float(cl.site_export.sum())
+        self.ev_steps += present.sum(dim=1).numpy().astype(np.int64)
+        if bool(res.departing.any()):
+            self.dep_steps.append((t, res.departing.clone()))
+            idx = res.departing
+            self.ret_sum += torch.where(idx, self._ret, 0.0).sum(dim=1).numpy()
+            self.money_sum += torch.where(idx, self._money, 0.0).sum(dim=1).numpy()
+            self.days_cnt += idx.sum(dim=1).numpy()
+        return rew
+
+    @property
+    def steps(self) -> int:
+        return int(self.ev_steps.sum())
+
+    @property
+    def episodes(self) -> int:
+        return int(self.days_cnt.sum())
+
+
+ROLLOUT_KEYS = ("obs", "act", "logp", "rew", "done", "val", "valid")
+
+
+def collect_on_policy(env: FleetMarketEnv, net: AgentStack, gen: torch.Generator, days: int,
+                      to_agents: Callable[[torch.Tensor], torch.Tensor],
+                      tally: RoundTally) -> dict[str, torch.Tensor]:
+    """Play ``days`` days of every world at the site markets with the stochastic policies of ``net``
+    and return the rollout (T, A, E, ...) of every learner (PPO/A2C collect before they update)."""
+    n, w_n = env.n, env.worlds
+    buf: dict[str, list[torch.Tensor]] = {k: [] for k in ROLLOUT_KEYS}
+    for _ in range(days):
+        env.start_day()
+        tally.start_day(n, w_n)
+        while not env.day_over:
+            obs = env.observe()
+            present = env.present
+            o = to_agents(obs)
+            with torch.no_grad():
+                mean, value, log_std = net(o)
+                act = mean + log_std.exp() * torch.randn(mean.shape, generator=gen)
+                logp = gaussian_log_prob(act, mean, log_std)
+            res = env.step(act.reshape(n, w_n).to(torch.float64))
+            rew = tally.step(res, present, len(buf["rew"]))
+            buf["obs"].append(o)
+            buf["act"].append(act)
+            buf["logp"].append(logp)
+            buf["val"].append(value)
+            buf["rew"].append(to_agents(rew.float()))
+            buf["done"].append(to_agents(res.departing.float()))
+            buf["valid"].append(to_agents(present.float()))
+    return {k: torch.stack(v) for k, v in buf.items()}
+
+
+def local_ppo_update(net: AgentStack, opt: torch.optim.Optimizer, scaler: ReturnScaler, ro: dict[str, torch.Tensor],
+                     rew: torch.Tensor, ppo: PPOConfig, gen: torch.Generator, prox_mu: float,
+                     anchor: list[torch.Tensor] | None, keep: torch.Tensor | None = None) -> dict[str, float]:
+    """Every local learner's update on its own rollout (return scaling, then PPO/A2C). ``keep``: the
+    rollout columns the minibatches are drawn from (default: where some learner of ``net`` acted;
+    a learner trained alone passes its fleet's columns to draw the same minibatches)."""
+    if ppo.norm_reward:
+        scaler.update(rew, ro["done"], ro["valid"])
+        rew = rew / scaler.scale()
+    last_value = torch.zeros(rew.shape[1:])  # every EV has left by the end of the day
+    return ppo_update(net, opt, Rollout(ro["obs"], ro["act"], ro["logp"], rew, ro["done"], ro["val"], last_value,
+                                        ro["valid"]), ppo, gen, prox_mu, anchor, keep=keep)
+
+
+def posoc_draw(scores: np.ndarray, rng: np.random.Generator, faulty: tuple[int, ...] | list[int] = ()
+               ) -> tuple[int | None, list[int]]:
+    """The round's mLAG by weighted random selection over the proof scores (eq. 4.18). A drawn EV
+    in ``faulty`` (its aggregate will fail the others' verification) is excluded and another is
+    drawn (the penalty of eq. 3.24); returns (mLAG or None, rejected draws)."""
+    candidates = np.clip(np.asarray(scores, dtype=float), 0.0, None)
+    rejected: list[int] = []
+    while candidates.sum() > 0:
+        k = weighted_random_selection(candidates, rng)
+        if k in faulty:
+            rejected.append(k)
+            candidates[k] = 0.0
+            continue
+        return k, rejected
+    return None, rejected
+
+
+def round_fees(surplus: np.ndarray, beta: float, mlag: int | None) -> tuple[np.ndarray, float]:
+    """Fees beta x positive V2V surplus owed to the mLAG and its mining reward (eq. 4.20)."""
+    fees = beta * np.clip(surplus, 0.0, None)
+    if mlag is not None:
+        fees[mlag] = 0.0  # the miner owes itself nothing
+    mining = float(fees.sum()) if mlag is not None else 0.0
+    if mlag is None:
+        fees[:] = 0.0
+    return fees, mining
+
+
+def verified_aggregate(params: list[torch.Tensor], names: list[str], mlag: int | None,
+                       rejected: list[int]) -> tuple[list[torch.Tensor], str]:
+    """The aggregate the mLAG publishes (FedAvg, eq. 4.19, of the local models stacked along the
+    first axis), checked as every EV checks it: the average recomputed from the local models must
+    have the published hash, and a faulty mLAG's model (its own local one) must not pass.
+    ``mlag`` and ``rejected`` index the stack. Returns the global model (1, ...) and its hash."""
+    with torch.no_grad():
+        honest = [p.mean(dim=0, keepdim=True) for p in params]
+        digest = _params_hash(honest, names)
+        for k in rejected:
+            if _params_hash([p[k:k + 1].clone() for p in params], names) == digest:
+                raise AssertionError(f"the faulty aggregate of EV {k} passed verification")
+    return honest, digest
+
+
+def round_record(r: int, steps: int, episodes: int, tally: RoundTally, mlag: int | None, rejected: list[int],
+                 fees: np.ndarray, mining: float, digest: str, opt_steps: int, sample_grads: int,
+                 seconds: float, dropped: list[int] | None = None) -> RoundRecord:
+    """The round as the ledger records it (Algorithm 4 line 34) with the learning figures;
+    ``steps``/``episodes`` cumulative."""
+    days_cnt = tally.days_cnt
+    ev_ret = np.where(days_cnt > 0, tally.ret_sum / np.maximum(days_cnt, 1), np.nan)
+    return RoundRecord(
+        round=r, env_steps=steps, episodes=episodes,
+        mean_return=float(tally.ret_sum.sum() / max(days_cnt.sum(), 1)),
+        mean_money=float(tally.money_sum.sum() / max(days_cnt.sum(), 1)),
+        ev_returns=[float(x) for x in ev_ret], scores=[float(x) for x in tally.scores], mlag=mlag,
+        rejected=rejected, mining_reward=mining, fees=[float(x) for x in fees], model_hash=digest,
+        v2v_kwh=tally.v2v, grid_import_kwh=tally.imp, grid_export_kwh=tally.exp, optimizer_steps=opt_steps,
+        sample_gradients=sample_grads, seconds=seconds, dropped=list(dropped or []))
+
+
 def train_fleet(algo: str, env_config: V2VConfig, fed: FederationConfig, seed: int,
                 ppo: PPOConfig | None = None, offpolicy: OffPolicyConfig | None = None,
                 fleet: tuple[EVProfile, ...] | None = None,
@@ -280,108 +440,54 @@ def train_fleet(algo: str, env_config: V2VConfig, fed: FederationConfig, seed: i
     start = time.perf_counter()
     for r in range(fed.rounds):
         anchor = [p.detach().clone() for p in net.parameters()] if fed.mode == "fedprox" else None
-        buf: dict[str, list[torch.Tensor]] = {k: [] for k in ("obs", "act", "logp", "rew", "done", "val", "valid")}
-        scores = np.zeros(n)
-        surplus = np.zeros(n)
-        ret_sum = np.zeros(n)
-        money_sum = np.zeros(n)
-        days_cnt = np.zeros(n)
-        dep_steps: list[tuple[int, torch.Tensor]] = []  # (step index, departing mask) for reward edits
-        v2v = imp = exp = 0.0
-        for _ in range(fed.days_per_round):
-            env.start_day()
-            ret = torch.zeros(n, w_n, dtype=torch.float64)
-            money = torch.zeros(n, w_n, dtype=torch.float64)
-            while not env.day_over:
-                obs = env.observe()
-                present = env.present
-                o = to_agents(obs)
-                if on_policy:
-                    with torch.no_grad():
-                        mean, value, log_std = net(o)
-                        act = mean + log_std.exp() * torch.randn(mean.shape, generator=gen)
-                        logp = gaussian_log_prob(act, mean, log_std)
-                elif min(bufs.size) < off.learning_starts:  # type: ignore[union-attr]
-                    act = torch.rand(o.shape[:2], generator=gen) * 2 - 1
-                else:
-                    act = net.act(o, True, off.exploration_noise, gen)  # type: ignore[operator]
-                res = env.step(act.reshape(n, w_n).to(torch.float64))
-                rew = torch.where(present, res.reward, 0.0)
-                ret += rew
-                money += torch.where(present, res.reward_money, 0.0)
-                scores += torch.where(present, res.proof_score, 0.0).sum(dim=1).numpy()
-                surplus += res.clearing.surplus_vs_grid.sum(dim=1).numpy()
-                cl = res.clearing
-                v2v += float(cl.site_matched.sum())
-                imp += float(cl.site_import.sum())
-                exp += float(cl.site_export.sum())
-                valid_n = int(present.sum())
-                steps += valid_n
-                if bool(res.departing.any()):
-                    dep_steps.append((len(buf["rew"]), res.departing.clone()))
-                    idx = res.departing
-                    episodes += int(idx.sum())
-                    ret_sum += torch.where(idx, ret, 0.0).sum(dim=1).numpy()
-                    money_sum += torch.where(idx, money, 0.0).sum(dim=1).numpy()
-                    days_cnt += idx.sum(dim=1).numpy()
-                if on_policy:
-                    buf["obs"].append(o)
-                    buf["act"].append(act)
-                    buf["logp"].append(logp)
-                    buf["val"].append(value)
-                    buf["rew"].append(to_agents(rew.float()))
-                    buf["done"].append(to_agents(res.departing.float()))
-                    buf["valid"].append(to_agents(present.float()))
-                else:
+        tally = RoundTally(n)
+        if on_policy:
+            ro = collect_on_policy(env, net, gen, fed.days_per_round, to_agents, tally)  # type: ignore[arg-type]
+        else:
+            t = 0
+            for _ in range(fed.days_per_round):
+                env.start_day()
+                tally.start_day(n, w_n)
+                while not env.day_over:
+                    o = to_agents(env.observe())
+                    present = env.present
+                    if min(bufs.size) < off.learning_starts:  # type: ignore[union-attr]
+                        act = torch.rand(o.shape[:2], generator=gen) * 2 - 1
+                    else:
+                        act = net.act(o, True, off.exploration_noise, gen)  # type: ignore[operator]
+                    res = env.step(act.reshape(n, w_n).to(torch.float64))
+                    rew = tally.step(res, present, t)
+                    t += 1
                     nxt = to_agents(env.observe())
                     pv, dn, rw = to_agents(present), to_agents(res.departing.float()), to_agents(rew.float())
                     for a in range(agents):
                         m = pv[a]
                         bufs.add(a, o[a][m], act[a][m], rw[a][m], nxt[a][m], dn[a][m])  # type: ignore[union-attr]
-                    debt += valid_n / agents * off.updates_per_step
+                    debt += int(present.sum()) / agents * off.updates_per_step
                     while debt >= 1.0:
                         debt -= 1.0
                         if min(bufs.size) >= max(off.learning_starts, 1):  # type: ignore[union-attr]
                             trainer.update(bufs)  # type: ignore[union-attr]
+        steps += tally.steps
+        episodes += tally.episodes
         # PoSOC: the round's mLAG (eqs. 4.17-4.18). A drawn mLAG whose aggregate will fail the others'
         # verification (below) is excluded and another is drawn; the draw depends on the scores only.
         federate = fed.federated and r < ft_start
-        candidates = np.clip(scores, 0.0, None)
-        rejected: list[int] = []
-        mlag: int | None = None
-        while candidates.sum() > 0:
-            k = weighted_random_selection(candidates, wrs_rng)
-            if federate and not central and k in fed.faulty_evs:
-                rejected.append(k)
-                candidates[k] = 0.0
-                continue
-            mlag = k
-            break
-        fees = fed.beta * np.clip(surplus, 0.0, None)
-        if mlag is not None:
-            fees[mlag] = 0.0  # the miner owes itself nothing
-        mining = float(fees.sum()) if mlag is not None else 0.0
-        if mlag is None:
-            fees[:] = 0.0
+        mlag, rejected = posoc_draw(tally.scores, wrs_rng, fed.faulty_evs if federate and not central else ())
+        fees, mining = round_fees(tally.surplus, fed.beta, mlag)
         if on_policy:
-            rew_t = torch.stack(buf["rew"])
-            if fed.mining_reward and mlag is not None and dep_steps:
+            rew_t = ro["rew"]
+            if fed.mining_reward and mlag is not None and tally.dep_steps:
                 # Each departure pays its day's share of the fee; the mLAG gets the reward at its departures.
+                days_cnt = tally.days_cnt
                 fee_day = torch.as_tensor(fees / np.maximum(days_cnt, 1), dtype=torch.float32).reshape(-1, 1)
                 mlag_days = max(days_cnt[mlag], 1)
-                for t, dep in dep_steps:
+                for t_dep, dep in tally.dep_steps:
                     edit = -fee_day * dep.float()
                     edit[mlag] += dep[mlag].float() * mining / mlag_days
-                    rew_t[t] += to_agents(edit)
-            done_t, valid_t = torch.stack(buf["done"]), torch.stack(buf["valid"])
-            if ppo.norm_reward:
-                scaler.update(rew_t, done_t, valid_t)
-                rew_t = rew_t / scaler.scale()
-            last_value = torch.zeros(rew_t.shape[1:])  # every EV has left by the end of the day
-            stats = ppo_update(net, opt, Rollout(torch.stack(buf["obs"]), torch.stack(buf["act"]),
-                                                 torch.stack(buf["logp"]), rew_t, done_t,
-                                                 torch.stack(buf["val"]), last_value, valid_t),
-                               ppo, gen, fed.prox_mu if fed.mode == "fedprox" else 0.0, anchor)
+                    rew_t[t_dep] += to_agents(edit)
+            stats = local_ppo_update(net, opt, scaler, ro, rew_t, ppo, gen,  # type: ignore[arg-type]
+                                     fed.prox_mu if fed.mode == "fedprox" else 0.0, anchor)
             opt_steps += int(stats["optimizer_steps"])
             sample_grads += int(stats["sample_gradients"])
         else:
@@ -390,11 +496,7 @@ def train_fleet(algo: str, env_config: V2VConfig, fed: FederationConfig, seed: i
         if federate:
             # The mLAG computes FedAvg (eq. 4.19) and publishes it with its hash; every EV recomputes the
             # average from the published local models and accepts only a matching hash.
-            honest = mlag_aggregate(net, mlag if mlag is not None else 0, False)
-            digest_honest = _params_hash(honest, names)
-            for k in rejected:
-                if _params_hash(mlag_aggregate(net, k, True), names) == digest_honest:
-                    raise AssertionError(f"the faulty aggregate of EV {k} passed verification")
+            honest, digest_honest = verified_aggregate(list(net.parameters()), names, mlag, rejected)
             with torch.no_grad():
                 for p, g in zip(net.parameters(), honest, strict=True):
                     p.copy_(g.expand_as(p))
@@ -403,15 +505,8 @@ def train_fleet(algo: str, env_config: V2VConfig, fed: FederationConfig, seed: i
                 raise AssertionError("the broadcast model differs from the verified aggregate")
         else:
             digest = model_hash(net, None)
-        ev_ret = np.where(days_cnt > 0, ret_sum / np.maximum(days_cnt, 1), np.nan)
-        model.records.append(RoundRecord(
-            round=r, env_steps=steps, episodes=episodes,
-            mean_return=float(ret_sum.sum() / max(days_cnt.sum(), 1)),
-            mean_money=float(money_sum.sum() / max(days_cnt.sum(), 1)),
-            ev_returns=[float(x) for x in ev_ret], scores=[float(x) for x in scores], mlag=mlag, rejected=rejected,
-            mining_reward=mining, fees=[float(x) for x in fees], model_hash=digest, v2v_kwh=v2v,
-            grid_import_kwh=imp, grid_export_kwh=exp, optimizer_steps=opt_steps, sample_gradients=sample_grads,
-            seconds=time.perf_counter() - start))
+        model.records.append(round_record(r, steps, episodes, tally, mlag, rejected, fees, mining, digest, opt_steps,
+                                          sample_grads, time.perf_counter() - start))
         if progress is not None:
             progress(r)
     model.seconds = time.perf_counter() - start
