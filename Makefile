@@ -7,13 +7,15 @@ BIN    := $(VENV)/bin
 PIP_LOCKED := $(BIN)/pip install --quiet --require-hashes --no-deps
 RUNTIME_LOCK := requirements/runtime.lock
 TEST_LOCK    := requirements/test.lock
+FLOWER_VENV  := .venv-flower
+FLOWER_LOCK  := requirements/flower.lock
 # The tool that refreshes the locks (make lock), pinned like everything else.
 UV := uv==0.13.9
 UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 \
 	--python-platform x86_64-manylinux_2_28 --find-links /opt/wheels --no-header --annotation-style line \
 	-c requirements/constraints.txt
 
-.PHONY: demo test test-other-kernels check-lock check-install lint bench clean venv contracts lock lock-upgrade slither
+.PHONY: demo test test-flower test-other-kernels check-lock check-install lint bench clean venv contracts lock lock-upgrade slither
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 
@@ -46,9 +48,24 @@ contracts/node_modules/.installed: contracts/package.json contracts/package-lock
 /usr/bin/wrk:
 	$(APT) update -qq && $(APT) install -y -qq wrk
 
-test: $(VENV)/.test contracts/node_modules/.installed /usr/bin/chromium
+test: $(VENV)/.test contracts/node_modules/.installed /usr/bin/chromium $(FLOWER_VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest -n 2
+	$(MAKE) test-flower
+
+# The optional Flower extra in its own locked virtualenv (flwr 1.41 pins fastapi, starlette, typer,
+# rich, uvicorn and packaging below ours): flwr, Ray and those pins, then a .pth line falls back to
+# the main virtualenv (and the checkout's src) for everything else. Runs the tests marked flower.
+$(FLOWER_VENV)/.installed: $(FLOWER_LOCK) $(VENV)/.test
+	rm -rf $(FLOWER_VENV) && $(PYTHON) -m venv $(FLOWER_VENV)
+	$(FLOWER_VENV)/bin/pip install --quiet --require-hashes --no-deps -r $(FLOWER_LOCK)
+	$(FLOWER_VENV)/bin/python -c "import sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()['purelib'], \
+		'zz_gridledger.pth').write_text('$(CURDIR)/src\n' + '\n'.join(sorted(set(map(str, \
+		pathlib.Path('$(CURDIR)/$(VENV)/lib').glob('python3*/site-packages'))))) + '\n')"
+	touch $@
+
+test-flower: $(FLOWER_VENV)/.installed
+	$(FLOWER_VENV)/bin/python -m pytest -p no:xdist -p no:cacheprovider -m flower
 
 # The tests whose inputs come from training or draws run again on other CPU kernels (as on
 # another machine): torch's generic ATen kernels and numba compiled for a generic CPU.
@@ -114,4 +131,4 @@ lock-upgrade: $(BIN)/python
 	$(UV_COMPILE) -c $(TEST_LOCK) -o $(RUNTIME_LOCK)
 
 clean:
-	rm -rf $(VENV) $(SLITHER_VENV) out .pytest_cache .numba-generic .install-check
+	rm -rf $(VENV) $(SLITHER_VENV) $(FLOWER_VENV) out .pytest_cache .numba-generic .install-check

@@ -1,6 +1,6 @@
 """`gridledger v2v train --backend flower` and `v2v federate`: what they refuse, before any process starts."""
 
-import importlib.util
+import json
 
 import pytest
 from typer.testing import CliRunner
@@ -8,7 +8,6 @@ from typer.testing import CliRunner
 from gridledger.cli import app
 
 runner = CliRunner()
-HAVE_FLOWER = importlib.util.find_spec("flwr") is not None
 
 
 @pytest.mark.parametrize("command", [["train", "--backend", "flower"], ["federate"]])
@@ -29,15 +28,17 @@ def test_federate_round_timeout_must_be_positive():
     assert res.exit_code == 2 and "round_timeout" in res.output
 
 
-@pytest.mark.skipif(HAVE_FLOWER, reason="checks the message given without the optional extra")
-def test_without_the_extra_the_flower_backend_says_how_to_install_it():
-    res = runner.invoke(app, ["v2v", "train", "--backend", "flower", "--rounds", "1"])
-    assert res.exit_code == 2 and "gridledger[flower]" in res.output
+@pytest.mark.parametrize("command", [["train", "--backend", "flower"], ["federate"]])
+def test_without_the_extra_the_flower_backend_says_how_to_install_it(command, monkeypatch):
+    from gridledger.scenarios.fleet import federate
+
+    monkeypatch.setattr(federate, "flower_available", lambda: False)  # as where the extra is not installed
+    res = runner.invoke(app, ["v2v", *command, "--rounds", "1"])
+    assert res.exit_code == 2 and "gridledger[flower]" in res.output and "Traceback" not in res.output
 
 
+@pytest.mark.flower
 def test_write_app_writes_a_flower_app(tmp_path):
-    if not HAVE_FLOWER:
-        pytest.skip("the optional extra gridledger[flower] is not installed")
     import tomllib
 
     res = runner.invoke(app, ["v2v", "federate", "--evs", "4", "--rounds", "2", "--write-app", str(tmp_path / "app")])
@@ -47,3 +48,15 @@ def test_write_app_writes_a_flower_app(tmp_path):
     assert flwr["components"] == {"serverapp": "gridledger_fleet_app:server_app",
                                   "clientapp": "gridledger_fleet_app:client_app"}
     assert '"evs": 4' in flwr["config"]["gridledger"] and '"rounds": 2' in flwr["config"]["gridledger"]
+
+
+@pytest.mark.flower
+@pytest.mark.slow
+def test_train_on_flowers_simulation_engine_writes_one_record_per_round(tmp_path):
+    res = runner.invoke(app, ["v2v", "train", "--backend", "flower", "--evs", "2", "--rounds", "2", "--json",
+                              "--out", str(tmp_path / "model")])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)  # exactly one JSON document on stdout
+    assert data["backend"] == "flower-simulation" and data["rounds"] == 2
+    rounds = [r["round"] for r in data["learning_curve"]]
+    assert len(rounds) == 2 and len(set(rounds)) == 2

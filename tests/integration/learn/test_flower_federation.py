@@ -9,13 +9,11 @@ import time
 import numpy as np
 import pytest
 
-pytest.importorskip("flwr", reason="the optional extra gridledger[flower] is not installed")
-
 from gridledger.learn.fleet.distributed import params_digest
 from gridledger.scenarios.fleet.federate import LocalFederation
 from gridledger.scenarios.fleet.run import train, train_config
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.flower]
 
 SEED = 5
 

@@ -4,18 +4,18 @@ Needs the optional extra ``gridledger[flower]``."""
 
 from __future__ import annotations
 
+import flwr  # noqa: F401  (the optional extra; tests/conftest.py collects this module only where it is installed)
 import numpy as np
 import pytest
 import torch
+from flwr.app import Array, ArrayRecord, Error, Message, MetricRecord, RecordDict
+from flwr.supercore.task_identity import TaskIdentity
 
-flwr = pytest.importorskip("flwr", reason="the optional extra gridledger[flower] is not installed")
+from gridledger.learn.fleet import distributed as dist
+from gridledger.learn.fleet.flower import PoSOCFedAvg, hosted_evs
+from gridledger.scenarios.fleet.run import train_config
 
-from flwr.app import Array, ArrayRecord, Error, Message, MetricRecord, RecordDict  # noqa: E402
-from flwr.supercore.task_identity import TaskIdentity  # noqa: E402
-
-from gridledger.learn.fleet import distributed as dist  # noqa: E402
-from gridledger.learn.fleet.flower import PoSOCFedAvg, hosted_evs  # noqa: E402
-from gridledger.scenarios.fleet.run import train_config  # noqa: E402
+pytestmark = pytest.mark.flower
 
 SEED = 3
 
