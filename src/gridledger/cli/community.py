@@ -46,9 +46,8 @@ def community_run(
     forecast_model: Annotated[Path | None, typer.Option(
         "--forecast-model", help="(--profiles forecast) a trained forecaster; default: train one.")] = None,
     chain: Annotated[bool, typer.Option(
-        "--chain", help="Record the day on chain: EPOS staking, miner election, slashing, UPOS rewards.")] = False,
-    slash_bps: Annotated[int, typer.Option(
-        "--slash-bps", help="(--chain) share of a refusing miner's stake burned, basis points.")] = 10_000,
+        "--chain", help="Record the day on chain: EPOS staking, commit-reveal miner election, slashing of a "
+        "miner that does not seal (its coalition's whole stake, eq. 3.24), UPOS rewards (delta x savings).")] = False,
     rpc_url: RpcOpt = None,
     data_dir: DataDirOpt = None,
     config: ConfigOpt = None,
@@ -68,16 +67,16 @@ def community_run(
     cfg = from_mapping(CommunityConfig, mapping)
     ledger: dict | None = None
     if chain:
-        from gridledger.ledger.deploy import StakingDeployment
+        from gridledger.scenarios.community.chain import delta_bps
 
-        staking_params = from_mapping(StakingDeployment, {"slash_bps": slash_bps})
+        delta_bps(cfg.delta)  # the contract holds delta in basis points: refuse anything else up front
     rng = np.random.default_rng(seed)
     inputs = ausgrid_input(cfg, rng, data, day) if profiles is Profiles.ausgrid else synthetic_input(cfg, rng)
     if chain:
         from gridledger.scenarios.community.chain import record_community_day
 
         result, ledger = on_chain(rpc_url, data_dir, not json_, lambda node, home, reporter: record_community_day(
-            node, home, cfg, inputs, rng, staking_params, reporter))
+            node, home, cfg, inputs, rng, None, reporter))
     else:
         result = run_community_day(cfg, inputs, rng)
     if out is not None:

@@ -100,10 +100,12 @@ class Chain:
         return self._nonces[address]
 
     def preflight(self, tx: dict[str, Any]) -> None:
-        """Execute ``tx`` with eth_call; raise the decoded revert if it would fail."""
+        """Execute ``tx`` with eth_call on the pending block (the block it will be mined in, so
+        that deadlines counted in blocks are seen as the transaction will see them); raise the
+        decoded revert if it would fail."""
         call = {k: tx[k] for k in ("from", "to", "data", "value", "gas") if k in tx}
         try:
-            self.w3.eth.call(call, "latest")
+            self.w3.eth.call(call, "pending")
         except Exception as exc:  # web3 and eth-tester raise many types; keep only reverts
             _raise_revert(exc, int(tx.get("gas", 0)))
 
@@ -111,7 +113,7 @@ class Chain:
         """Gas for a transaction, with a safety margin; raises the decoded revert if it would fail."""
         call = {"from": signer.address, "to": to_checksum_address(to), "data": data, "value": int(value)}
         try:
-            return int(int(self.w3.eth.estimate_gas(call)) * margin) + 10_000  # type: ignore[arg-type]
+            return int(int(self.w3.eth.estimate_gas(call, "pending")) * margin) + 10_000  # type: ignore[arg-type]
         except Exception as exc:
             _raise_revert(exc, 0)
             raise  # pragma: no cover - _raise_revert always raises
@@ -169,6 +171,11 @@ class Chain:
     def has_code(self, address: str) -> bool:
         return len(self.w3.eth.get_code(to_checksum_address(address))) > 0
 
+    def mine(self, blocks: int) -> None:
+        """Mine ``blocks`` empty blocks (development chains only: embedded, anvil, Hardhat), so
+        that deadlines counted in blocks pass; raises :class:`ChainError` elsewhere."""
+        raise ChainError("this chain does not mine on request: wait for its blocks")
+
 
 def _raise_revert(exc: BaseException, gas: int) -> None:
     """Re-raise a failed call as a decoded :class:`ContractRevert` (``OutOfGas`` for gas)."""
@@ -221,6 +228,10 @@ class EmbeddedChain(Chain):
         """A fixed cap instead of eth-tester's estimate (a binary search that re-executes the call
         some 20 times). Only the gas used is charged; the preflight still catches reverts."""
         return EMBEDDED_GAS_CAP
+
+    def mine(self, blocks: int) -> None:
+        if blocks > 0:
+            self.tester_backend.mine_blocks(blocks)
 
     def close(self) -> None:
         if self._db is not None:
@@ -300,6 +311,14 @@ class RPCChain(Chain):
 
     def dev_signers(self) -> list[Signer]:
         return [NodeSigner(to_checksum_address(a)) for a in self.w3.eth.accounts]
+
+    def mine(self, blocks: int) -> None:
+        if blocks <= 0:
+            return
+        for method, params in (("anvil_mine", [hex(blocks)]), ("hardhat_mine", [hex(blocks)])):
+            if "error" not in self.w3.provider.make_request(method, params):  # type: ignore[arg-type]
+                return
+        raise ChainError(f"{self.url} does not mine on request: wait for its blocks")
 
 
 def signer_for(chain: Chain, address: str) -> Signer:

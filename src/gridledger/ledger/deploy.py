@@ -19,7 +19,7 @@ from eth_utils import to_checksum_address
 from gridledger.errors import ConfigError
 from gridledger.ledger.artifacts import artifacts_dir
 from gridledger.ledger.chain import Chain, Signer
-from gridledger.ledger.clients import ETSCClient, StakingClient, UPOSClient
+from gridledger.ledger.clients import ETSCClient, StakingClient
 from gridledger.ledger.units import elecoins_to_units, unit_power_price_units
 from gridledger.params import check_int, check_number
 
@@ -123,16 +123,42 @@ def deploy_market(chain: Chain, data_dir: str | Path, params: MarketDeployment |
 
 @dataclass(frozen=True)
 class StakingDeployment:
-    """Parameters of the community's (PoEG) or the fleet's (PoSOC) staking contracts."""
+    """Parameters of the community's (PoEG) or the fleet's (PoSOC) staking contracts.
 
-    slash_bps: int = 10_000
-    """Share of a refusing miner's coalition stake burned, in basis points (eq. 3.24: all of it)."""
+    Windows are counted in blocks: on a development chain each transaction is a block and the
+    scenarios mine empty blocks to pass a deadline; on a public chain they are waited for.
+    """
+
+    delta_bps: int = 1_000
+    """Community: delta of eq. (3.23), a member's fee as a share of its energy saving (thesis: 0.1)."""
     beta_bps: int = 500
-    """Fleet only: beta of eq. (4.20), the profit share owed to the round's miner (0.05)."""
+    """Fleet: beta of eq. (4.20), the profit share owed to the round's miner (0.05)."""
+    stake_window: int = 1_000
+    """Blocks staking stays open (it closes earlier once every credited member staked)."""
+    reveal_window: int = 32
+    """Blocks for the validators' reveals after staking closes (always waited in full)."""
+    seal_window: int = 32
+    """Blocks the elected miner has to seal before anyone may slash it (eq. 3.24)."""
+    challenge_window: int = 16
+    """Blocks after a seal during which an equivocation can be proven; rewards wait for it."""
+    reward_window: int = 256
+    """Blocks after the challenge window for the operator's Shapley payout; then members claim."""
+    claim_window: int = 100_000
+    """Fleet: blocks after its last credit before an uncollected balance goes to the treasury."""
+    admin_delay_s: int = 2 * 24 * 3600
+    """Delay of a transfer of the administrator role (two-step, OpenZeppelin DefaultAdminRules)."""
 
     def __post_init__(self) -> None:
-        check_int("slash_bps", self.slash_bps, ge=0, le=10_000)
+        check_int("delta_bps", self.delta_bps, ge=0, le=10_000)
         check_int("beta_bps", self.beta_bps, ge=1, le=10_000)
+        for name in ("stake_window", "reveal_window", "seal_window", "challenge_window", "reward_window"):
+            check_int(name, getattr(self, name), ge=1, le=1_000_000)
+        check_int("claim_window", self.claim_window, ge=1, le=2**32 - 1)
+        check_int("admin_delay_s", self.admin_delay_s, ge=0, le=2**48 - 1)
+
+    @property
+    def windows(self) -> list[int]:
+        return [self.stake_window, self.reveal_window, self.seal_window, self.challenge_window, self.reward_window]
 
 
 def _same_params(dep: Deployment, params: StakingDeployment, keys: tuple[str, ...]) -> None:
@@ -151,44 +177,65 @@ def _operator(chain: Chain, operator: Signer | None) -> Signer:
     return dev[0]
 
 
+def _staking_parameters(params: StakingDeployment, kind: str, op: Signer, guardian: str) -> dict[str, Any]:
+    out: dict[str, Any] = {k: getattr(params, k) for k in params.__dataclass_fields__}
+    out.update({"kind": kind, "operator": op.address, "guardian": guardian, "abi_dir": artifacts_dir()})
+    return out
+
+
 def deploy_community_ledger(chain: Chain, data_dir: str | Path, params: StakingDeployment | None = None,
-                            operator: Signer | None = None) -> tuple[Deployment, bool]:
-    """Deploy UPOS and the community's PoEG ProofStaking (which creates its EPOS) unless recorded."""
+                            operator: Signer | None = None, guardian: str | None = None) -> tuple[Deployment, bool]:
+    """Deploy the community's PoEG ProofStaking (which creates its EPOS and UPOS) unless recorded.
+
+    ``operator`` (default: the chain's first funded account) deploys, administers and operates;
+    ``guardian`` (default: the operator) may pause the operator's entry points.
+    """
     params = params or StakingDeployment()
     existing = load_deployment(chain, data_dir, "community")
     if existing is not None:
-        _same_params(existing, params, ("slash_bps",))
+        _same_params(existing, params, ("delta_bps",))
         return existing, False
     op = _operator(chain, operator)
-    upos_addr, _ = chain.deploy("UPOS", op, op.address)
-    staking_addr, receipt = chain.deploy("ProofStaking", op, op.address, upos_addr, params.slash_bps, "PoEG")
-    UPOSClient(chain, upos_addr).grant_minter(op, staking_addr)
+    guard = to_checksum_address(guardian or op.address)
+    staking_addr, receipt = chain.deploy("ProofStaking", op, op.address, params.admin_delay_s, op.address, guard,
+                                         "PoEG", True, params.delta_bps, params.windows)
     staking = StakingClient(chain, staking_addr)
+    assert staking.upos is not None
     dep = Deployment(chain_id=chain.chain_id, backend=chain.backend,
-                     contracts={"ProofStaking": staking_addr, "EPOS": staking.epos.address, "UPOS": upos_addr},
+                     contracts={"ProofStaking": staking_addr, "EPOS": staking.epos.address,
+                                "UPOS": staking.upos.address},
                      administrator=op.address, edge_servers=[], block_number=int(receipt["blockNumber"]),
-                     parameters={"slash_bps": params.slash_bps, "kind": "PoEG", "abi_dir": artifacts_dir()})
+                     parameters=_staking_parameters(params, "PoEG", op, guard))
     _write_atomic(_record_path(Path(data_dir), chain.chain_id, "community"), json.dumps(dep.to_json(), indent=2) + "\n")
     return dep, True
 
 
 def deploy_fleet_ledger(chain: Chain, data_dir: str | Path, params: StakingDeployment | None = None,
-                        operator: Signer | None = None) -> tuple[Deployment, bool]:
-    """Deploy the fleet's PoSOC ProofStaking (no on-chain reward token) and V2VSettlement."""
+                        operator: Signer | None = None, guardian: str | None = None,
+                        treasury: str | None = None) -> tuple[Deployment, bool]:
+    """Deploy the fleet's PoSOC ProofStaking (no reward token) and V2VSettlement unless recorded.
+
+    Expired settlement balances go to ``treasury`` (default: the operator's account).
+    """
     params = params or StakingDeployment()
     existing = load_deployment(chain, data_dir, "fleet")
     if existing is not None:
-        _same_params(existing, params, ("slash_bps", "beta_bps"))
+        _same_params(existing, params, ("beta_bps",))
         return existing, False
     op = _operator(chain, operator)
-    staking_addr, _ = chain.deploy("ProofStaking", op, op.address, "0x" + "0" * 40, params.slash_bps, "PoSOC")
-    settle_addr, receipt = chain.deploy("V2VSettlement", op, op.address, staking_addr, params.beta_bps)
+    guard = to_checksum_address(guardian or op.address)
+    treas = to_checksum_address(treasury or op.address)
+    staking_addr, _ = chain.deploy("ProofStaking", op, op.address, params.admin_delay_s, op.address, guard,
+                                   "PoSOC", False, 0, params.windows)
+    settle_addr, receipt = chain.deploy("V2VSettlement", op, op.address, params.admin_delay_s, op.address, guard,
+                                        staking_addr, params.beta_bps, params.claim_window, treas)
     staking = StakingClient(chain, staking_addr)
+    parameters = _staking_parameters(params, "PoSOC", op, guard)
+    parameters["treasury"] = treas
     dep = Deployment(chain_id=chain.chain_id, backend=chain.backend,
                      contracts={"ProofStaking": staking_addr, "EPOS": staking.epos.address,
                                 "V2VSettlement": settle_addr},
                      administrator=op.address, edge_servers=[], block_number=int(receipt["blockNumber"]),
-                     parameters={"slash_bps": params.slash_bps, "beta_bps": params.beta_bps, "kind": "PoSOC",
-                                 "abi_dir": artifacts_dir()})
+                     parameters=parameters)
     _write_atomic(_record_path(Path(data_dir), chain.chain_id, "fleet"), json.dumps(dep.to_json(), indent=2) + "\n")
     return dep, True

@@ -14,7 +14,19 @@ from gridledger.ledger.clients.epos import EPOSClient
 from gridledger.ledger.clients.erc20 import ERC20Client
 from gridledger.ledger.clients.etsc import AccountState, ETSCClient, Qualification, Totals
 from gridledger.ledger.clients.settlement import V2VSettlementClient
-from gridledger.ledger.clients.staking import Phase, RoundInfo, StakingClient, seed_commitment
+from gridledger.ledger.clients.staking import (
+    MemberInfo,
+    Phase,
+    RoundInfo,
+    StakeIntent,
+    StakingClient,
+    ValidatorInfo,
+    ValidatorStatus,
+    block_digest,
+    commitment,
+    new_secret,
+    trades_digest,
+)
 from gridledger.ledger.clients.upos import UPOSClient
 
 __all__ = [
@@ -26,14 +38,21 @@ __all__ = [
            "ETSCClient",
            "ElecoinClient",
            "Event",
+           "MemberInfo",
            "Phase",
            "Qualification",
            "RoundInfo",
+           "StakeIntent",
            "StakingClient",
            "Totals",
            "TxResult",
            "UPOSClient",
            "V2VSettlementClient",
+           "ValidatorInfo",
+           "ValidatorStatus",
+           "block_digest",
+           "commitment",
            "decode_events",
-           "seed_commitment",
+           "new_secret",
+           "trades_digest",
 ]
