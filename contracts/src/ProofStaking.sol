@@ -818,10 +818,11 @@ contract ProofStaking is AccessControlDefaultAdminRules, Pausable, EIP712, IProo
         emit Staked(round, member, validator, amount, commitment);
     }
 
+    /// @dev Once every credited member staked, staking is over from this block on.
     function _closeIfAllStaked(uint256 round, Round storage r) private {
         if (r.stakers == r.members) {
             uint64 now_ = uint64(block.number);
-            r.stakeEnd = now_;
+            r.stakeEnd = now_ - 1;
             r.revealDeadline = now_ + revealWindow;
             emit StakingClosed(round, now_ + revealWindow, r.stakers, r.staked);
         }
