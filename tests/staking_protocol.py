@@ -171,9 +171,8 @@ def fleet_round(f: Fleet, scores: list[int], seal_it: bool = True) -> tuple[int,
     if miner is not None and seal_it:
         seal(s, s.signer(miner))
         rounds.wait_until_block(s.chain, s.staking.round_info(r).challenge_end + 1)
-    elif miner is not None:
-        rounds.wait_until_block(s.chain, s.staking.round_info(r).seal_deadline + 1)
-        rounds.slash_when_due(s.chain, s.staking, s.stranger)
+    else:  # nobody seals: every elected miner is slashed in turn until the round closes
+        rounds.finish_round(s.chain, s.staking, s.operator)
     return r, miner
 
 
