@@ -1,6 +1,7 @@
 """A community day and a fleet's held-out days recorded on both backends: the chain elects the
-miner the off-chain replay elects, pays the Shapley shares in UPOS, returns the EPOS, and holds
-a selfish EV's profit (thesis section 3.4.5, Fig. 4.5)."""
+miner its off-chain replay elects, the miner seals the digest of the recorded day, the reward
+pool delta x savings (eq. 3.23) is paid by Shapley shares in UPOS, and the fleet's fees are
+deducted at settlement (thesis section 3.4.5, Fig. 4.5)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from gridledger.ledger.clients import StakingClient, UPOSClient
-from gridledger.ledger.units import kwh_to_token_units
-from gridledger.scenarios.community.chain import record_community_day
-from gridledger.scenarios.community.run import CommunityConfig, check_invariants, synthetic_input
+from gridledger.grid.dispatch import EDC
+from gridledger.ledger.chain import signer_for
+from gridledger.ledger.clients import Phase, StakingClient, UPOSClient, V2VSettlementClient, block_digest, trades_digest
+from gridledger.ledger.units import kwh_to_token_units, kwh_to_wh
+from gridledger.scenarios.community.chain import day_payload, record_community_day
+from gridledger.scenarios.community.run import CommunityConfig, PreElection, check_invariants, synthetic_input
 from gridledger.scenarios.fleet.chain import FleetSettleConfig, settle_fleet
 from gridledger.scenarios.fleet.run import train, train_config
 
@@ -27,16 +30,25 @@ def test_community_day_on_chain(chain, tmp_path):
     staking = StakingClient(chain, ledger["chain"]["contracts"]["ProofStaking"])
     upos = UPOSClient(chain, ledger["chain"]["contracts"]["UPOS"])
     addr = ledger["accounts"]
-    assert day.miner is not None and ledger["miner"] == staking.miner_of(1)
+    assert day.miner is not None and staking.outcome(1) == (True, ledger["miner"])
     # The miner is its coalition's validator: the member with the largest proof score.
     assert ledger["miner"] == addr[max(day.miner, key=lambda i: (day.member_scores[i], -i))]
+    info = staking.round_info(1)
+    savings = [kwh_to_token_units(max(float(x), 0.0)) for x in day.savings_kwh]
+    assert info.fee_pool == sum(x * 1_000 // 10_000 for x in savings)  # eq. (3.23), delta = 0.1
+    assert upos.total_supply() == info.reward == info.fee_pool == sum(upos.balance_of(a) for a in addr)
     for i in range(8):
-        expected = kwh_to_token_units(float(day.reward_shares_kwh[i])) if i in day.miner else 0
-        assert upos.balance_of(addr[i]) == expected
-        # No slashing: every member has its whole score back in its wallet.
+        assert (upos.balance_of(addr[i]) > 0) == (i in day.miner and day.reward_shares_kwh[i] > 0)
+        # No slashing: every member's EPOS is its proof score of the round.
         assert staking.epos.balance_of(addr[i]) == kwh_to_token_units(max(float(day.member_scores[i]), 0.0))
-    assert staking.epos.balance_of(staking.address) == 0
+    # The sealed digest covers the recorded transactions and the miner's block, recomputed here.
+    trades = [(None if t["from"] == EDC else addr[t["from"]], None if t["to"] == EDC else addr[t["to"]],
+               kwh_to_wh(t["energy_kwh"]), kwh_to_wh(t["loss_kwh"])) for t in day.transactions]
+    trades = [t for t in trades if t[2] > 0]
+    pre = PreElection(day.formation.partition, day.member_scores, day.savings_kwh, day.transactions, frozenset())
+    assert info.digest == block_digest(1, trades_digest(trades), day_payload(pre, addr))
     assert ledger["traded_kwh"] == pytest.approx(sum(t["energy_kwh"] for t in day.transactions), abs=0.01)
+    assert ledger["max_gas"] < 30_000_000
 
 
 def test_community_day_with_refusing_coalitions_is_slashed(chain, tmp_path):
@@ -48,41 +60,49 @@ def test_community_day_with_refusing_coalitions_is_slashed(chain, tmp_path):
     staking = StakingClient(chain, ledger["chain"]["contracts"]["ProofStaking"])
     assert staking.round_info(1).slashed == sum(a["slashed_units"] for a in refused)
     slashed_members = {i for k in day.election.slashed for i in day.formation.partition[k]}
-    for i in slashed_members:  # eq. (3.24): the whole stake is burned by default
+    for i in slashed_members:  # eq. (3.24): the whole stake is burned
         assert staking.epos.balance_of(ledger["accounts"][i]) == 0
+    if day.miner is None:
+        assert staking.outcome(1) == (True, None) and ledger["reward_upos"] == 0
     # A second day is the next round on the same contracts.
-    _, ledger2 = record_community_day(chain, tmp_path, replace(cfg, malicious=()),
-                                         synthetic_input(cfg, rng), rng)
+    _, ledger2 = record_community_day(chain, tmp_path, replace(cfg, malicious=()), synthetic_input(cfg, rng), rng)
     assert ledger2["round"] == 2 and not ledger2["chain"]["deployed"]
 
 
-def test_fleet_days_on_chain_hold_the_selfish_evs_profit(chain, tmp_path):
+@pytest.mark.seed_sensitive
+def test_fleet_days_on_chain_deduct_the_fee_of_a_selfish_ev(chain, tmp_path):
     cfg = train_config({"federation": {"evs": 3, "rounds": 4}})
     fleet = train(cfg, 0)
     report = settle_fleet(chain, tmp_path, fleet, cfg.env, 1, FleetSettleConfig(evs=3, days=2, selfish=(0,)))
-    evs = report["evs"]
-    assert [r["round"] for r in report["rounds"]] == [1, 2]
+    evs, rounds_ = report["evs"], report["rounds"]
+    assert [r["round"] for r in rounds_] == [1, 2]
+    settlement = V2VSettlementClient(chain, report["chain"]["contracts"]["V2VSettlement"])
+    for r in rounds_:
+        assert settlement.staking.outcome(r["round"]) == (True, r["miner"])  # every miner sealed
+        for i, e in enumerate(evs):
+            fee = 0 if e["address"] == r["miner"] else r["profits_wei"][i] * 500 // 10_000
+            assert r["fees_wei"][i] == fee
+        assert r["settle_max_gas"] < 30_000_000
     selfish = evs[0]
-    # With this seed EV 0 is the miner of one round only, so it owes the other round's miner.
-    assert selfish["fee_owed_wei"] > 0
-    assert selfish["refused"] == "V2VFeeOutstanding" and selfish["held_wei"] == selfish["profit_wei"]
-    assert report["confiscated_wei"] == selfish["held_wei"]
+    # The selfish EV never acted: it kept nothing of the fee, its net profit is held for it.
+    assert selfish["withdrawn_wei"] == 0
+    assert selfish["held_wei"] == selfish["profit_wei"] - selfish["fee_paid_wei"]
     for e in evs[1:]:
-        assert e["held_wei"] == 0 and e.get("withdrawn_wei", 0) == e["profit_wei"]
-    assert report["contract_balance_wei"] == report["confiscated_wei"]
-    # Fees received by the miners are exactly the fees the honest EVs paid.
-    assert sum(e["fees_received_wei"] for e in evs) == sum(e.get("fee_paid_wei", 0) for e in evs)
+        assert e["held_wei"] == e["fees_held_wei"] == 0
+        assert e["withdrawn_wei"] == e["profit_wei"] - e["fee_paid_wei"] + e["fees_received_wei"]
+    assert sum(e["fees_received_wei"] for e in evs) == sum(e["fee_paid_wei"] for e in evs)
+    assert report["contract_balance_wei"] == report["uncollected_wei"] == settlement.total_owed()
 
 
-def test_a_round_left_open_by_an_interrupted_run_is_closed(chain, tmp_path):
-    from gridledger.ledger.chain import signer_for
-    from gridledger.ledger.clients import Phase, seed_commitment
-
+def test_a_round_left_open_by_an_interrupted_run_is_finished(chain, tmp_path):
     cfg = CommunityConfig(prosumers=5)
     rng = np.random.default_rng(8)
     _, first = record_community_day(chain, tmp_path, cfg, synthetic_input(cfg, rng), rng)
     staking = StakingClient(chain, first["chain"]["contracts"]["ProofStaking"])
-    staking.open_round(signer_for(chain, first["chain"]["operator"]), seed_commitment(bytes(32)))  # then "crash"
+    op = signer_for(chain, first["chain"]["operator"])
+    staking.open_round(op)  # then "crash" while crediting
+    staking.credit(op, first["accounts"][:2], [10**18, 10**18])
     _, again = record_community_day(chain, tmp_path, cfg, synthetic_input(cfg, rng), rng)
-    assert again["round"] == 3 and staking.round_info(2).phase == Phase.CLOSED
-    assert staking.round_info(3).phase == Phase.CLOSED and staking.miner_of(3) == again["miner"]
+    # Round 2 ran out its deadlines (nobody staked: no miner, nothing redrawn); the day is round 3.
+    assert again["round"] == 3 and staking.round_info(2).phase == Phase.CLOSED and staking.outcome(2) == (True, None)
+    assert staking.outcome(3)[1] == again["miner"]
