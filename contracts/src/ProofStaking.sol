@@ -26,8 +26,9 @@ import {UPOS} from "./UPOS.sol";
  *     with a validator (a delegator), so a validator's weight is its coalition's proof score
  *     (eq. 3.16 / 4.18). Staking closes at its deadline, or as soon as every member staked;
  *  5. {reveal} (anyone holding the secret), for `revealWindow` blocks: the secrets are XORed
- *     (order does not matter). A validator that does not reveal is excluded and its own stake
- *     burned;
+ *     (order does not matter). A validator that does not reveal is excluded and its coalition's
+ *     stake burned (as for a refusing miner, eq. 3.24: delegators share their validator's fate,
+ *     and withholding costs exactly the stake it takes out of the draw);
  *  6. {elect} (anyone, after the reveal deadline): seed = keccak256(secrets, the chain's
  *     randomness of the block right after the reveal deadline: block.prevrandao in that very
  *     block, else its blockhash). Draws walk the staking order with binary search (O(log n)) and
@@ -51,7 +52,7 @@ import {UPOS} from "./UPOS.sol";
  * kWh of energy credit.
  *
  * Threat notes (docs/ledger.md, tests/security/test_staking_*.py): the last revealer can
- * withhold its secret (it is then excluded and its own stake burned); the proposer of the block
+ * withhold its secret (its coalition is then excluded and its stake burned); the proposer of the block
  * right after the reveal deadline can skip its slot; what the chain cannot check is that the
  * credited scores and savings are the PoEG/PoSOC computation's.
  */
@@ -95,8 +96,7 @@ contract ProofStaking is AccessControlDefaultAdminRules, Pausable, EIP712, IProo
         uint96 credited;
         uint96 staked;
         uint96 eligible;
-        uint96 committedOwn;
-        uint96 revealedOwn;
+        uint96 revealedStake; // stake behind the validators that revealed (never reduced)
         uint96 burned;
         uint96 feePool;
         uint96 rewardPaid;
@@ -499,7 +499,6 @@ contract ProofStaking is AccessControlDefaultAdminRules, Pausable, EIP712, IProo
         if (secrets.length != n) revert StakingLengthMismatch(n, secrets.length);
         bytes32 entropy = r.entropy;
         uint256 eligible = r.eligible;
-        uint256 own = r.revealedOwn;
         for (uint256 i = 0; i < n; ++i) {
             address v = validators_[i];
             Validator storage val = _validators[round][v];
@@ -511,12 +510,11 @@ contract ProofStaking is AccessControlDefaultAdminRules, Pausable, EIP712, IProo
             delete _commitments[round][v];
             entropy ^= keccak256(abi.encode(v, secrets[i]));
             eligible += val.stake;
-            own += val.own;
             emit SecretRevealed(round, v, secrets[i]);
         }
         r.entropy = entropy;
         r.eligible = uint96(eligible);
-        r.revealedOwn = uint96(own);
+        r.revealedStake = uint96(eligible); // nothing is slashed before the reveal deadline
         r.revealed += uint32(n);
     }
 
@@ -760,7 +758,7 @@ contract ProofStaking is AccessControlDefaultAdminRules, Pausable, EIP712, IProo
         address v = _segments[round][m.seg - 1].validator;
         ValidatorStatus s = _validators[round][v].status;
         if (s == ValidatorStatus.Slashed) return 0;
-        if (v == account && s == ValidatorStatus.Committed && _revealOver(round)) return 0;
+        if (s == ValidatorStatus.Committed && _revealOver(round)) return 0;
         return m.score;
     }
 
@@ -802,7 +800,6 @@ contract ProofStaking is AccessControlDefaultAdminRules, Pausable, EIP712, IProo
             _validators[round][member] = Validator(amount, amount, seg, 1, ValidatorStatus.Committed);
             _commitments[round][member] = commitment;
             r.validators += 1;
-            r.committedOwn += amount;
         } else {
             if (commitment != bytes32(0)) revert StakingUnexpectedCommitment(member);
             Validator storage v = _validators[round][validator];
@@ -833,10 +830,10 @@ contract ProofStaking is AccessControlDefaultAdminRules, Pausable, EIP712, IProo
         return r.phase > Phase.Staking || (r.phase == Phase.Staking && block.number > r.revealDeadline);
     }
 
-    /// @dev Burned this round: slashed coalitions and the own stakes of validators that did not reveal.
+    /// @dev Burned this round: slashed coalitions and the coalitions of validators that did not reveal.
     function _burned(Round storage r) private view returns (uint256) {
         bool over = r.phase > Phase.Staking || (r.phase == Phase.Staking && block.number > r.revealDeadline);
-        return r.burned + (over ? r.committedOwn - r.revealedOwn : 0);
+        return r.burned + (over ? r.staked - r.revealedStake : 0);
     }
 
     /// @dev Up to MAX_DRAWS rejection-sampled draws over the staking segments (O(log n) each).

@@ -204,17 +204,18 @@ def test_unpaid_coalition_members_claim_pro_rata_after_the_reward_window(chain):
     expect("StakingNotInMinerCoalition", st.claim_reward, s.stranger, r)
 
 
-def test_non_revealing_validator_is_excluded_and_loses_its_own_stake(chain):
+def test_non_revealing_validator_is_excluded_and_its_coalition_loses_its_stake(chain):
     s = deploy_staking(chain, members=3)
     st, m = s.staking, s.members
     r = open_round(s, [5 * E, E, 2 * E])
     stake(s, [0, 0, 2])
     miner = reveal_and_elect(s, withhold=(0,))
-    # Validator 0 kept its secret back: it cannot be drawn, its own stake is burned, its delegator keeps its EPOS.
+    # Validator 0 kept its secret back: its coalition cannot be drawn and its stake is burned.
     assert miner == m[2].address
     assert st.validator_info(r, m[0].address).status == ValidatorStatus.COMMITTED
-    assert st.epos.balance_of(m[0].address) == 0 and st.epos.balance_of(m[1].address) == E
-    assert st.epos.total_supply() == 3 * E and st.round_info(r).eligible == 2 * E
+    assert st.epos.balance_of(m[0].address) == 0 and st.epos.balance_of(m[1].address) == 0
+    assert st.epos.total_supply() == 2 * E == st.round_info(r).credited - st.round_info(r).slashed
+    assert st.round_info(r).eligible == 2 * E
     rounds.check_replay(st, r, 0, set())
 
 
