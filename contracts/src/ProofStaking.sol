@@ -108,20 +108,20 @@ contract ProofStaking is AccessControlDefaultAdminRules, Pausable, EIP712, IProo
         bytes32 digest;
     }
 
+    /// @dev One slot per member and round; a validator's status lives here too.
     struct Member {
         uint96 score;
         uint96 savings;
         uint32 seg; // index + 1 of its stake segment (0: not staked)
         bool credited;
         bool rewarded;
+        ValidatorStatus status; // None for a delegator
     }
 
-    struct Validator {
-        uint96 stake; // its own and its delegators' (the coalition's proof score)
-        uint96 own;
-        uint32 ownSeg;
-        uint24 backers;
-        ValidatorStatus status;
+    /// @dev What delegators staked with a validator (written only when some member delegates).
+    struct Delegation {
+        uint96 stake;
+        uint32 backers;
     }
 
     /// @dev One stake in staking order: the draw hits [previous end, end).
@@ -201,7 +201,7 @@ contract ProofStaking is AccessControlDefaultAdminRules, Pausable, EIP712, IProo
 
     mapping(uint256 => Round) private _rounds;
     mapping(uint256 => mapping(address => Member)) private _members;
-    mapping(uint256 => mapping(address => Validator)) private _validators;
+    mapping(uint256 => mapping(address => Delegation)) private _delegations;
     mapping(uint256 => mapping(address => bytes32)) private _commitments;
     mapping(uint256 => Segment[]) private _segments;
 
@@ -501,7 +501,7 @@ contract ProofStaking is AccessControlDefaultAdminRules, Pausable, EIP712, IProo
         uint256 eligible = r.eligible;
         for (uint256 i = 0; i < n; ++i) {
             address v = validators_[i];
-            Validator storage val = _validators[round][v];
+            Member storage val = _members[round][v];
             if (val.status != ValidatorStatus.Committed) revert StakingNotCommitted(round, v);
             if (keccak256(abi.encode(v, round, secrets[i])) != _commitments[round][v]) {
                 revert StakingBadReveal(round, v);
@@ -509,7 +509,7 @@ contract ProofStaking is AccessControlDefaultAdminRules, Pausable, EIP712, IProo
             val.status = ValidatorStatus.Revealed;
             delete _commitments[round][v];
             entropy ^= keccak256(abi.encode(v, secrets[i]));
-            eligible += val.stake;
+            eligible += val.score + _delegations[round][v].stake;
             emit SecretRevealed(round, v, secrets[i]);
         }
         r.entropy = entropy;
@@ -611,7 +611,7 @@ contract ProofStaking is AccessControlDefaultAdminRules, Pausable, EIP712, IProo
         uint64 closes = r.challengeEnd + rewardWindow;
         if (block.number <= closes) revert StakingRewardWindow(round, closes + 1, type(uint64).max);
         Member storage m = _coalitionMember(round, r, msg.sender);
-        uint256 unpaidStake = _validators[round][r.miner].stake - r.paidStake;
+        uint256 unpaidStake = _stakeBehind(round, r.miner) - r.paidStake;
         if (unpaidStake == 0) revert StakingNothingToClaim(round, msg.sender);
         amount = (uint256(m.score) * (r.feePool - r.rewardPaid)) / unpaidStake;
         if (amount == 0) revert StakingNothingToClaim(round, msg.sender);
@@ -725,8 +725,9 @@ contract ProofStaking is AccessControlDefaultAdminRules, Pausable, EIP712, IProo
         view
         returns (uint256 stakeBehind, uint256 own, uint256 backers, ValidatorStatus status)
     {
-        Validator storage v = _validators[round][validator];
-        return (v.stake, v.own, v.backers, v.status);
+        Member storage v = _members[round][validator];
+        if (v.status == ValidatorStatus.None) return (0, 0, 0, ValidatorStatus.None);
+        return (_stakeBehind(round, validator), v.score, 1 + _delegations[round][validator].backers, v.status);
     }
 
     function segmentCount(uint256 round) external view returns (uint256) {
@@ -756,7 +757,7 @@ contract ProofStaking is AccessControlDefaultAdminRules, Pausable, EIP712, IProo
         Member storage m = _members[round][account];
         if (m.seg == 0) return m.score;
         address v = _segments[round][m.seg - 1].validator;
-        ValidatorStatus s = _validators[round][v].status;
+        ValidatorStatus s = _members[round][v].status;
         if (s == ValidatorStatus.Slashed) return 0;
         if (s == ValidatorStatus.Committed && _revealOver(round)) return 0;
         return m.score;
@@ -797,15 +798,15 @@ contract ProofStaking is AccessControlDefaultAdminRules, Pausable, EIP712, IProo
         uint32 seg = uint32(segs.length + 1);
         if (validator == member) {
             if (commitment == bytes32(0)) revert StakingMissingCommitment(member);
-            _validators[round][member] = Validator(amount, amount, seg, 1, ValidatorStatus.Committed);
+            m.status = ValidatorStatus.Committed;
             _commitments[round][member] = commitment;
             r.validators += 1;
         } else {
             if (commitment != bytes32(0)) revert StakingUnexpectedCommitment(member);
-            Validator storage v = _validators[round][validator];
-            if (v.ownSeg == 0) revert StakingNotValidator(round, validator);
-            v.stake += amount;
-            v.backers += 1;
+            if (_members[round][validator].status == ValidatorStatus.None) revert StakingNotValidator(round, validator);
+            Delegation storage d = _delegations[round][validator];
+            d.stake += amount;
+            d.backers += 1;
         }
         uint96 end = r.staked + amount;
         segs.push(Segment(end, validator));
@@ -852,13 +853,12 @@ contract ProofStaking is AccessControlDefaultAdminRules, Pausable, EIP712, IProo
             uint256 x = uint256(keccak256(abi.encode(seed, a))) % total;
             address v = segs[_search(segs, x)].validator;
             a += 1;
-            Validator storage val = _validators[round][v];
-            if (val.status == ValidatorStatus.Revealed) {
+            if (_members[round][v].status == ValidatorStatus.Revealed) {
                 r.attempts = a;
                 r.miner = v;
                 r.phase = Phase.Elected;
                 r.sealDeadline = uint64(block.number) + sealWindow;
-                emit MinerElected(round, v, val.stake, eligible, a - 1);
+                emit MinerElected(round, v, _stakeBehind(round, v), eligible, a - 1);
                 return v;
             }
         }
@@ -879,12 +879,16 @@ contract ProofStaking is AccessControlDefaultAdminRules, Pausable, EIP712, IProo
 
     function _slashMiner(uint256 round, Round storage r, SlashReason reason) private {
         address miner = r.miner;
-        Validator storage v = _validators[round][miner];
-        uint96 burned = v.stake;
-        v.status = ValidatorStatus.Slashed;
+        uint96 burned = _stakeBehind(round, miner);
+        _members[round][miner].status = ValidatorStatus.Slashed;
         r.eligible -= burned;
         r.burned += burned;
         emit MinerSlashed(round, miner, burned, reason);
+    }
+
+    /// @dev A validator's own stake and its delegators': its coalition's proof score.
+    function _stakeBehind(uint256 round, address validator) private view returns (uint96) {
+        return _members[round][validator].score + _delegations[round][validator].stake;
     }
 
     function _rewardable(uint256 round) private view returns (Round storage r) {

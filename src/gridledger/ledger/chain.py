@@ -151,6 +151,8 @@ class Chain:
         self._nonces[sender] = tx["nonce"] + 1
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.01)
         if receipt["status"] != 1:
+            if not preflight:  # name the error: replay the call on the state the failure left unchanged
+                self.preflight(tx)
             raise ContractRevert("Reverted", {"transaction": tx_hash.hex()})
         return receipt
 

@@ -42,21 +42,32 @@ class ContractClient:
     """A deployed contract of ours at ``address`` on ``chain``; subclasses name the contract."""
 
     contract_name = ""
+    preflight_batches = True
+    """False: batches this program built itself are sent without the eth_call preflight (they
+    execute once instead of twice); a batch that fails is then decoded by replaying it."""
 
     def __init__(self, chain: Chain, address: str) -> None:
         self.chain = chain
         self.address = to_checksum_address(address)
         self.contract = chain.contract(self.contract_name, self.address)
 
-    def _send(self, signer: Signer, fn: str, *args: Any, value: int = 0, gas: int | str | None = None) -> TxResult:
-        """Send ``fn(*args)``; ``gas``: a limit, None for the default, "estimate" to ask the node."""
+    def _send(self, signer: Signer, fn: str, *args: Any, value: int = 0, gas: int | str | None = None,
+              batch: bool = False) -> TxResult:
+        """Send ``fn(*args)``; ``gas``: a limit, None for the default, "estimate" to ask the node.
+
+        A node's gas estimate executes the call and reports a revert like the preflight does, so
+        the preflight is skipped after one; so it is for a ``batch`` when :attr:`preflight_batches`
+        is off."""
         data = self.contract.encode_abi(fn, args=list(args))
         kwargs: dict[str, Any] = {"value": value}
+        executed = False
         if gas == "estimate":
             kwargs["gas"] = self.chain.estimate_gas(signer, self.address, data, value)
+            executed = self.chain.backend == "rpc"
         elif gas is not None:
             kwargs["gas"] = gas
-        receipt = self.chain.transact(signer, self.address, data, **kwargs)
+        preflight = not (executed or (batch and not self.preflight_batches))
+        receipt = self.chain.transact(signer, self.address, data, preflight=preflight, **kwargs)
         return self._result(receipt)
 
     def _result(self, receipt: TxReceipt) -> TxResult:
@@ -83,6 +94,9 @@ def decode_events(chain: Chain, receipt: TxReceipt) -> list[Event]:
     """Events of our contracts found in a receipt, in log order (other logs are skipped)."""
     from gridledger.ledger.artifacts import abi
 
+    # One web3 contract object per contract and chain: building one costs tens of milliseconds,
+    # and a batched transaction can carry hundreds of logs.
+    decoders: dict[str, Any] = chain.__dict__.setdefault("_event_decoders", {})
     out: list[Event] = []
     for log in sorted(receipt["logs"], key=lambda lg: int(lg["logIndex"])):
         if not log["topics"]:
@@ -91,6 +105,8 @@ def decode_events(chain: Chain, receipt: TxReceipt) -> list[Event]:
         if found is None:
             continue
         contract, name = found
-        decoded = chain.w3.eth.contract(abi=abi(contract)).events[name]().process_log(log)
+        if contract not in decoders:
+            decoders[contract] = chain.w3.eth.contract(abi=abi(contract))
+        decoded = decoders[contract].events[name]().process_log(log)
         out.append(Event(name, to_checksum_address(log["address"]), dict(decoded["args"])))
     return out

@@ -56,7 +56,7 @@ class V2VSettlementClient(ContractClient):
             chunk = evs[k:k + self.BATCH]
             sigs = [self.sign_subscription(e, beta) for e in chunk]
             out.append(self._send(relayer, "subscribeFor", [e.address for e in chunk], [s[0] for s in sigs],
-                                  [s[1] for s in sigs], gas="estimate"))
+                                  [s[1] for s in sigs], gas="estimate", batch=True))
         return out
 
     # -- settlement (operator)
@@ -67,7 +67,7 @@ class V2VSettlementClient(ContractClient):
         for k in range(0, len(evs), self.BATCH):
             p = [int(x) for x in profits_wei[k:k + self.BATCH]]
             out.append(self._send(operator, "settle", round_, [to_checksum_address(a) for a in evs[k:k + self.BATCH]],
-                                  p, value=sum(p), gas="estimate"))
+                                  p, value=sum(p), gas="estimate", batch=True))
         return out
 
     # -- collecting
@@ -76,11 +76,11 @@ class V2VSettlementClient(ContractClient):
 
     def release(self, sender: Signer, accounts: Sequence[str]) -> list[TxResult]:
         return [self._send(sender, "release", [to_checksum_address(a) for a in accounts[k:k + self.BATCH]],
-                           gas="estimate") for k in range(0, len(accounts), self.BATCH)]
+                           gas="estimate", batch=True) for k in range(0, len(accounts), self.BATCH)]
 
     def sweep_expired(self, sender: Signer, accounts: Sequence[str]) -> list[TxResult]:
         return [self._send(sender, "sweepExpired", [to_checksum_address(a) for a in accounts[k:k + self.BATCH]],
-                           gas="estimate") for k in range(0, len(accounts), self.BATCH)]
+                           gas="estimate", batch=True) for k in range(0, len(accounts), self.BATCH)]
 
     # -- administration
     def pause(self, guardian: Signer) -> TxResult:

@@ -174,7 +174,7 @@ class StakingClient(ContractClient):
         for k in self._pages(len(members), self.BATCH):
             out.append(self._send(operator, "credit", [to_checksum_address(m) for m in members[k:k + self.BATCH]],
                                   [int(x) for x in scores[k:k + self.BATCH]], [int(x) for x in sv[k:k + self.BATCH]],
-                                  gas="estimate"))
+                                  gas="estimate", batch=True))
         return out
 
     def open_staking(self, operator: Signer) -> TxResult:
@@ -187,7 +187,7 @@ class StakingClient(ContractClient):
             chunk = [(to_checksum_address(t[0]) if t[0] else ZERO_ADDRESS,
                       to_checksum_address(t[1]) if t[1] else ZERO_ADDRESS, int(t[2]), int(t[3]))
                      for t in trades[k:k + self.BATCH]]
-            out.append(self._send(operator, "recordTrades", chunk, gas="estimate"))
+            out.append(self._send(operator, "recordTrades", chunk, gas="estimate", batch=True))
         return out
 
     def pay_reward(self, operator: Signer, round_: int, recipients: Sequence[str], amounts: Sequence[int]
@@ -196,7 +196,7 @@ class StakingClient(ContractClient):
         for k in self._pages(len(recipients), self.BATCH):
             out.append(self._send(operator, "payReward", round_,
                                   [to_checksum_address(a) for a in recipients[k:k + self.BATCH]],
-                                  [int(x) for x in amounts[k:k + self.BATCH]], gas="estimate"))
+                                  [int(x) for x in amounts[k:k + self.BATCH]], gas="estimate", batch=True))
         return out
 
     # -- guardian and administrator
@@ -242,14 +242,14 @@ class StakingClient(ContractClient):
         out = []
         for k in self._pages(len(intents), self.STAKE_BATCH):
             out.append(self._send(relayer, "stakeFor", [i.as_tuple() for i in intents[k:k + self.STAKE_BATCH]],
-                                  gas="estimate"))
+                                  gas="estimate", batch=True))
         return out
 
     def reveal(self, sender: Signer, validators: Sequence[str], secrets: Sequence[bytes]) -> list[TxResult]:
         out = []
         for k in self._pages(len(validators), self.BATCH):
             out.append(self._send(sender, "reveal", [to_checksum_address(v) for v in validators[k:k + self.BATCH]],
-                                  list(secrets[k:k + self.BATCH]), gas="estimate"))
+                                  list(secrets[k:k + self.BATCH]), gas="estimate", batch=True))
         return out
 
     # -- anyone

@@ -147,6 +147,7 @@ def settle_fleet(chain: Chain, data_dir: str | Path, fleet: Any, env: V2VConfig,
     dep, new = deploy_fleet_ledger(chain, data_dir, StakingDeployment(beta_bps=cfg.beta_bps))
     settlement = V2VSettlementClient(chain, dep.contracts["V2VSettlement"])
     staking: StakingClient = settlement.staking
+    settlement.preflight_batches = staking.preflight_batches = False  # batches built here: sent once each
     op = signer_for(chain, dep.parameters.get("operator", dep.administrator))
     n = cfg.evs
     evs = [derived_signer(f"fleet:{chain.chain_id}:{settlement.address}:ev", i) for i in range(n)]
