@@ -109,13 +109,17 @@ def seeded_selection(weights: list[int], seed: bytes, attempt: int = 0) -> int |
 
 
 def seeded_election(weights: list[int], owners: list[int], eligible: Callable[[int], bool], seed: bytes,
-                    attempt: int = 0, max_draws: int = 10_000) -> tuple[int | None, int]:
+                    attempt: int = 0, max_draws: int = 10_000, eligible_stake: int | None = None
+                    ) -> tuple[int | None, int]:
     """The contract's rejection-sampled draw: stakes ``weights`` in staking order belong to
     validators ``owners``; draws from ``attempt`` on until one hits an eligible validator.
+    ``eligible_stake`` (if known, e.g. the contract's) spares asking ``eligible`` about every owner.
     Returns (that validator or None when no eligible stake, the next attempt number)."""
     if len(weights) != len(owners):
         raise ValueError("weights and owners must have the same length")
-    if sum(w for w, o in zip(weights, owners, strict=True) if eligible(o)) == 0:
+    if eligible_stake is None:
+        eligible_stake = sum(w for w, o in zip(weights, owners, strict=True) if eligible(o))
+    if eligible_stake == 0:
         return None, attempt
     for a in range(attempt, attempt + max_draws):
         k = seeded_selection(weights, seed, a)

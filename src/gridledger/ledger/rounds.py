@@ -50,7 +50,7 @@ def wait_until_block(chain: Chain, block: int, poll_s: float = 1.0, timeout_s: f
 def elect(staking: StakingClient, sender: Signer) -> list[TxResult]:
     """Call ``elect`` until the round has a miner or is closed (each call makes a bounded number of draws)."""
     out = [staking.elect(sender)]
-    while any(e.name == "ElectionPending" for e in out[-1].events):
+    while "ElectionPending" in out[-1].event_names:
         out.append(staking.elect(sender))
     return out
 
@@ -68,7 +68,7 @@ def slash_when_due(chain: Chain, staking: StakingClient, sender: Signer) -> list
     info = staking.round_info(staking.current_round())
     wait_until_block(chain, info.seal_deadline + 1)
     out = [staking.slash(sender)]
-    if any(e.name == "ElectionPending" for e in out[-1].events):
+    if "ElectionPending" in out[-1].event_names:
         out.extend(elect(staking, sender))
     return out
 
@@ -147,13 +147,18 @@ def replay_miner(staking: StakingClient, round_: int, attempt: int, excluded: se
     weights = [e - (ends[k - 1] if k else 0) for k, e in enumerate(ends)]
     names = sorted(set(owners))
     index = {v: k for k, v in enumerate(names)}
-    status = {v: staking.validator_info(round_, v).status for v in names}
+    status: dict[str, ValidatorStatus] = {}  # read only for the validators the draws hit
 
     def eligible(k: int) -> bool:
         v = names[k]
-        return v not in excluded and status[v] in (ValidatorStatus.REVEALED, ValidatorStatus.SLASHED)
+        if v in excluded:
+            return False
+        if v not in status:
+            status[v] = staking.validator_info(round_, v).status
+        return status[v] in (ValidatorStatus.REVEALED, ValidatorStatus.SLASHED)
 
-    winner, nxt = seeded_election(weights, [index[o] for o in owners], eligible, info.seed, attempt)
+    winner, nxt = seeded_election(weights, [index[o] for o in owners], eligible, info.seed, attempt,
+                                  eligible_stake=info.eligible)
     return (names[winner] if winner is not None else None), nxt
 
 

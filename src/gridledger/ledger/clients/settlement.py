@@ -10,7 +10,7 @@ from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
 
 from gridledger.ledger.chain import Chain, Signer
-from gridledger.ledger.clients.base import ContractClient, TxResult
+from gridledger.ledger.clients.base import ContractClient, TxResult, address_bytes
 from gridledger.ledger.clients.staking import StakingClient
 from gridledger.ledger.clients.typed import domain_separator, sign_hash, typed_hash
 
@@ -45,7 +45,8 @@ class V2VSettlementClient(ContractClient):
         return self._send(ev, "subscribe", beta_bps)
 
     def sign_subscription(self, ev: Signer, beta_bps: int) -> tuple[bytes, bytes]:
-        struct = keccak(encode(["bytes32", "address", "uint16"], [SUBSCRIBE_TYPEHASH, ev.address, beta_bps]))
+        struct = keccak(encode(["bytes32", "address", "uint16"],
+                               [SUBSCRIBE_TYPEHASH, address_bytes(ev.address), beta_bps]))
         return sign_hash(ev, typed_hash(self._separator, struct))
 
     def subscribe_for(self, relayer: Signer, evs: Sequence[Signer]) -> list[TxResult]:
@@ -55,8 +56,8 @@ class V2VSettlementClient(ContractClient):
         for k in range(0, len(evs), self.BATCH):
             chunk = evs[k:k + self.BATCH]
             sigs = [self.sign_subscription(e, beta) for e in chunk]
-            out.append(self._send(relayer, "subscribeFor", [e.address for e in chunk], [s[0] for s in sigs],
-                                  [s[1] for s in sigs], gas="estimate", batch=True))
+            out.append(self._send(relayer, "subscribeFor", [address_bytes(e.address) for e in chunk],
+                                  [s[0] for s in sigs], [s[1] for s in sigs], gas="estimate", batch=True))
         return out
 
     # -- settlement (operator)
@@ -66,7 +67,7 @@ class V2VSettlementClient(ContractClient):
         out = []
         for k in range(0, len(evs), self.BATCH):
             p = [int(x) for x in profits_wei[k:k + self.BATCH]]
-            out.append(self._send(operator, "settle", round_, [to_checksum_address(a) for a in evs[k:k + self.BATCH]],
+            out.append(self._send(operator, "settle", round_, [address_bytes(a) for a in evs[k:k + self.BATCH]],
                                   p, value=sum(p), gas="estimate", batch=True))
         return out
 
@@ -75,11 +76,11 @@ class V2VSettlementClient(ContractClient):
         return self._send(account, "withdraw")
 
     def release(self, sender: Signer, accounts: Sequence[str]) -> list[TxResult]:
-        return [self._send(sender, "release", [to_checksum_address(a) for a in accounts[k:k + self.BATCH]],
+        return [self._send(sender, "release", [address_bytes(a) for a in accounts[k:k + self.BATCH]],
                            gas="estimate", batch=True) for k in range(0, len(accounts), self.BATCH)]
 
     def sweep_expired(self, sender: Signer, accounts: Sequence[str]) -> list[TxResult]:
-        return [self._send(sender, "sweepExpired", [to_checksum_address(a) for a in accounts[k:k + self.BATCH]],
+        return [self._send(sender, "sweepExpired", [address_bytes(a) for a in accounts[k:k + self.BATCH]],
                            gas="estimate", batch=True) for k in range(0, len(accounts), self.BATCH)]
 
     # -- administration

@@ -18,7 +18,7 @@ from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
 
 from gridledger.ledger.chain import Chain, Signer
-from gridledger.ledger.clients.base import ZERO_ADDRESS, ContractClient, TxResult
+from gridledger.ledger.clients.base import ZERO_ADDRESS, ContractClient, TxResult, address_bytes
 from gridledger.ledger.clients.epos import EPOSClient
 from gridledger.ledger.clients.typed import domain_separator, sign_hash, typed_hash
 from gridledger.ledger.clients.upos import UPOSClient
@@ -110,8 +110,8 @@ class StakeIntent:
     sig_r: bytes
     sig_vs: bytes
 
-    def as_tuple(self) -> tuple[str, str, bytes, bytes, bytes]:
-        return (self.member, self.validator, self.commitment, self.sig_r, self.sig_vs)
+    def as_tuple(self) -> tuple[bytes, bytes, bytes, bytes, bytes]:
+        return (address_bytes(self.member), address_bytes(self.validator), self.commitment, self.sig_r, self.sig_vs)
 
 
 def new_secret() -> bytes:
@@ -172,7 +172,7 @@ class StakingClient(ContractClient):
             raise ValueError("members, scores and savings must have the same length")
         out = []
         for k in self._pages(len(members), self.BATCH):
-            out.append(self._send(operator, "credit", [to_checksum_address(m) for m in members[k:k + self.BATCH]],
+            out.append(self._send(operator, "credit", [address_bytes(m) for m in members[k:k + self.BATCH]],
                                   [int(x) for x in scores[k:k + self.BATCH]], [int(x) for x in sv[k:k + self.BATCH]],
                                   gas="estimate", batch=True))
         return out
@@ -184,9 +184,8 @@ class StakingClient(ContractClient):
         """Record (from, to, energy Wh, loss Wh) trades in pages; None is the grid."""
         out = []
         for k in self._pages(len(trades), self.BATCH):
-            chunk = [(to_checksum_address(t[0]) if t[0] else ZERO_ADDRESS,
-                      to_checksum_address(t[1]) if t[1] else ZERO_ADDRESS, int(t[2]), int(t[3]))
-                     for t in trades[k:k + self.BATCH]]
+            chunk = [(address_bytes(t[0]) if t[0] else bytes(20), address_bytes(t[1]) if t[1] else bytes(20),
+                      int(t[2]), int(t[3])) for t in trades[k:k + self.BATCH]]
             out.append(self._send(operator, "recordTrades", chunk, gas="estimate", batch=True))
         return out
 
@@ -195,7 +194,7 @@ class StakingClient(ContractClient):
         out = []
         for k in self._pages(len(recipients), self.BATCH):
             out.append(self._send(operator, "payReward", round_,
-                                  [to_checksum_address(a) for a in recipients[k:k + self.BATCH]],
+                                  [address_bytes(a) for a in recipients[k:k + self.BATCH]],
                                   [int(x) for x in amounts[k:k + self.BATCH]], gas="estimate", batch=True))
         return out
 
@@ -225,14 +224,14 @@ class StakingClient(ContractClient):
     def stake_hash(self, round_: int, validator: str, commitment_: bytes) -> bytes:
         """The EIP-712 hash a member signs (computed locally; the contract's ``stakeHash`` agrees)."""
         struct = keccak(encode(["bytes32", "uint256", "address", "bytes32"],
-                               [STAKE_TYPEHASH, round_, to_checksum_address(validator), commitment_]))
+                               [STAKE_TYPEHASH, round_, address_bytes(validator), commitment_]))
         return typed_hash(self._separator, struct)
 
     def sign_stake(self, member: Signer, round_: int, validator: str, commitment_: bytes = bytes(32)
                    ) -> StakeIntent:
         """``member`` signs its stake with ``validator`` (itself, with a commitment, for a validator)."""
         r, vs = sign_hash(member, self.stake_hash(round_, validator, commitment_))
-        return StakeIntent(member.address, to_checksum_address(validator), commitment_, r, vs)
+        return StakeIntent(member.address, validator, commitment_, r, vs)
 
     def stake(self, member: Signer, validator: str, commitment_: bytes = bytes(32)) -> TxResult:
         return self._send(member, "stake", to_checksum_address(validator), commitment_, gas="estimate")
@@ -248,7 +247,7 @@ class StakingClient(ContractClient):
     def reveal(self, sender: Signer, validators: Sequence[str], secrets: Sequence[bytes]) -> list[TxResult]:
         out = []
         for k in self._pages(len(validators), self.BATCH):
-            out.append(self._send(sender, "reveal", [to_checksum_address(v) for v in validators[k:k + self.BATCH]],
+            out.append(self._send(sender, "reveal", [address_bytes(v) for v in validators[k:k + self.BATCH]],
                                   list(secrets[k:k + self.BATCH]), gas="estimate", batch=True))
         return out
 

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,7 @@ from gridledger.errors import ConfigError
 from gridledger.games.election import ElectionAttempt, ElectionResult
 from gridledger.grid.dispatch import EDC
 from gridledger.ledger import rounds
-from gridledger.ledger.chain import Chain, derived_signer, signer_for
+from gridledger.ledger.chain import Chain, Signer, derived_signer, signer_for
 from gridledger.ledger.clients import StakingClient, TxResult
 from gridledger.ledger.deploy import StakingDeployment, deploy_community_ledger
 from gridledger.ledger.units import kwh_to_token_units, kwh_to_wh, token_units_to_kwh
@@ -71,6 +73,118 @@ def day_payload(pre: PreElection, accounts: list[str]) -> bytes:
     return keccak(json.dumps(block, sort_keys=True, separators=(",", ":")).encode())
 
 
+@dataclass
+class OnChainElection:
+    """What :func:`elect_on_chain` did: the election as the day sees it, and the ledger's record."""
+
+    result: ElectionResult
+    round: int
+    validators: dict[int, int]
+    """Partition index -> the member that validates for the coalition."""
+    units: list[int]
+    savings: list[int]
+    trades: int
+    entries: list[dict[str, Any]]
+    seed: dict[str, str]
+    txs: list[TxResult] = field(default_factory=list)
+
+
+def elect_on_chain(chain: Chain, staking: StakingClient, operator: Signer, members: Sequence[Signer],
+                   pre: PreElection, advance: Callable[[int], None] = lambda k: None) -> OnChainElection:
+    """One PoEG round up to its sealed miner (steps 1-4 of the module's docstring)."""
+    n = len(members)
+    addr = [m.address for m in members]
+    txs: list[TxResult] = []
+    units = stake_units(pre.member_scores)
+    savings = [kwh_to_token_units(max(float(x), 0.0)) for x in pre.savings_kwh]
+    part = pre.partition
+    validator_of = [0] * n
+    validators: dict[int, int] = {}  # partition index -> validator member
+    for k, c in enumerate(part):
+        v = max(c, key=lambda i: (units[i], -i))  # the coalition's best scorer (first on ties)
+        validators[k] = v
+        for i in c:
+            validator_of[i] = v
+    coalition_of = {addr[v]: k for k, v in validators.items()}
+
+    txs.append(staking.open_round(operator))
+    round_ = staking.current_round()
+    txs.extend(staking.credit(operator, addr, units, savings))
+    trades = [(None if t["from"] == EDC else addr[t["from"]], None if t["to"] == EDC else addr[t["to"]],
+               kwh_to_wh(t["energy_kwh"]), kwh_to_wh(t["loss_kwh"])) for t in pre.transactions]
+    trades = [t for t in trades if t[2] > 0]
+    if trades:
+        txs.extend(staking.record_trades(operator, trades))
+    txs.append(staking.open_staking(operator))
+    advance(1)
+    plan = rounds.Coalitions(members, validator_of)
+    txs.extend(rounds.relay_stakes(staking, operator, round_, plan))
+    advance(1)
+    txs.extend(rounds.relay_reveals(staking, operator, plan))
+    drawn = rounds.draw_when_due(chain, staking, operator)
+    txs.extend(drawn)
+    advance(1)
+    seed_event = drawn[0].event("SeedDrawn").args
+
+    attempts: list[ElectionAttempt] = []
+    entries: list[dict[str, Any]] = []
+    slashed: list[int] = []
+    excluded: set[str] = set()
+    attempt = rounds.check_replay(staking, round_, 0, excluded)
+    last = drawn
+    payload = day_payload(pre, addr)
+    while True:
+        info = staking.round_info(round_)
+        if info.miner is None:
+            break
+        k = coalition_of[info.miner]
+        elected = next(e for t in last for e in t.events if e.name == "MinerElected").args
+        refused = bool(pre.malicious.intersection(part[k]))
+        prob = int(elected["weight"]) / int(elected["totalWeight"])
+        attempts.append(ElectionAttempt(k, prob, refused))
+        entry: dict[str, Any] = {"coalition": list(part[k]), "validator": info.miner, "probability": prob,
+                                 "refused": refused, "draw": int(elected["attempt"]), "tx": last[-1].tx_hash}
+        entries.append(entry)
+        if not refused:
+            miner = members[validators[k]]
+            digest = staking.block_digest(round_, payload)
+            sealed = staking.seal(operator, payload, staking.sign_seal(miner, round_, digest))
+            txs.append(sealed)
+            entry["digest"] = "0x" + digest.hex()
+            entry["seal_tx"] = sealed.tx_hash
+            break
+        last = rounds.slash_when_due(chain, staking, operator)  # the seal deadline passes: anyone slashes
+        txs.extend(last)
+        burned = int(next(e for t in last for e in t.events if e.name == "MinerSlashed").args["burned"])
+        entry["slashed_units"] = burned
+        entry["slashed_epos"] = token_units_to_kwh(burned)
+        entry["slash_tx"] = last[0].tx_hash
+        slashed.append(k)
+        excluded.add(info.miner)
+        attempt = rounds.check_replay(staking, round_, attempt, excluded)
+    advance(1)
+    winner = attempts[-1].candidate if attempts and not attempts[-1].refused else None
+    seed = {k: "0x" + bytes(seed_event[k]).hex() for k in ("seed", "entropy", "beacon")}
+    return OnChainElection(ElectionResult(winner, tuple(attempts), tuple(slashed)), round_, validators, units,
+                           savings, len(trades), entries, seed, txs)
+
+
+def pay_shares(chain: Chain, staking: StakingClient, operator: Signer, round_: int, members: Sequence[str],
+               coalition: Sequence[int], shares_kwh: Sequence[float]) -> tuple[list[int], list[TxResult]]:
+    """After the challenge window, mint the round's pool M_r (eq. 3.23) to the miner's coalition
+    in proportion to ``shares_kwh`` (the Shapley shares, eq. 3.17), exactly M_r in integers;
+    returns (units per member of ``members``, transactions)."""
+    info = staking.round_info(round_)
+    rounds.wait_until_block(chain, info.challenge_end + 1)
+    shares = rounds.split_exactly(info.fee_pool, list(shares_kwh))
+    paid = [(members[i], sh) for i, sh in zip(coalition, shares, strict=True) if sh > 0]
+    txs = staking.pay_reward(operator, round_, [a for a, _ in paid], [sh for _, sh in paid]) if paid else []
+    rewards = [0] * len(members)
+    for i, sh in zip(coalition, shares, strict=True):
+        rewards[i] = sh
+    return rewards, txs
+
+
 def record_community_day(chain: Chain, data_dir: str | Path, config: CommunityConfig, inputs: CommunityInput,
                          rng: np.random.Generator, params: StakingDeployment | None = None,
                          reporter: Reporter = SILENT) -> tuple[CommunityDay, dict[str, Any]]:
@@ -90,103 +204,26 @@ def record_community_day(chain: Chain, data_dir: str | Path, config: CommunityCo
     members = [derived_signer(f"community:{chain.chain_id}:prosumer", i) for i in range(n)]
     addr = [m.address for m in members]
     advance = reporter.task("recording the day on chain", 5)
-    ledger: dict[str, Any] = {}
+    held: list[OnChainElection] = []
 
-    def elect_on_chain(pre: PreElection) -> ElectionResult:
-        units = stake_units(pre.member_scores)
-        savings = [kwh_to_token_units(max(float(x), 0.0)) for x in pre.savings_kwh]
-        part = pre.partition
-        validator_of = [0] * n
-        validators: dict[int, int] = {}  # partition index -> validator member
-        for k, c in enumerate(part):
-            v = max(c, key=lambda i: (units[i], -i))  # the coalition's best scorer (first on ties)
-            validators[k] = v
-            for i in c:
-                validator_of[i] = v
-        coalition_of = {addr[v]: k for k, v in validators.items()}
+    def electer(pre: PreElection) -> ElectionResult:
+        held.append(elect_on_chain(chain, staking, op, members, pre, advance))
+        return held[0].result
 
-        txs.append(staking.open_round(op))
-        round_ = staking.current_round()
-        txs.extend(staking.credit(op, addr, units, savings))
-        trades = [(None if t["from"] == EDC else addr[t["from"]], None if t["to"] == EDC else addr[t["to"]],
-                   kwh_to_wh(t["energy_kwh"]), kwh_to_wh(t["loss_kwh"])) for t in pre.transactions]
-        trades = [t for t in trades if t[2] > 0]
-        if trades:
-            txs.extend(staking.record_trades(op, trades))
-        txs.append(staking.open_staking(op))
-        advance(1)
-        plan = rounds.Coalitions(members, validator_of)
-        txs.extend(rounds.relay_stakes(staking, op, round_, plan))
-        advance(1)
-        txs.extend(rounds.relay_reveals(staking, op, plan))
-        drawn = rounds.draw_when_due(chain, staking, op)
-        txs.extend(drawn)
-        advance(1)
-        seed_event = drawn[0].event("SeedDrawn").args
-
-        attempts: list[ElectionAttempt] = []
-        entries: list[dict[str, Any]] = []
-        slashed: list[int] = []
-        excluded: set[str] = set()
-        attempt = rounds.check_replay(staking, round_, 0, excluded)
-        last = drawn
-        payload = day_payload(pre, addr)
-        while True:
-            info = staking.round_info(round_)
-            if info.miner is None:
-                break
-            k = coalition_of[info.miner]
-            elected = next(e for t in last for e in t.events if e.name == "MinerElected").args
-            refused = bool(pre.malicious.intersection(part[k]))
-            prob = int(elected["weight"]) / int(elected["totalWeight"])
-            attempts.append(ElectionAttempt(k, prob, refused))
-            entry: dict[str, Any] = {"coalition": list(part[k]), "validator": info.miner, "probability": prob,
-                                     "refused": refused, "draw": int(elected["attempt"]), "tx": last[-1].tx_hash}
-            entries.append(entry)
-            if not refused:
-                miner = members[validators[k]]
-                digest = staking.block_digest(round_, payload)
-                sealed = staking.seal(op, payload, staking.sign_seal(miner, round_, digest))
-                txs.append(sealed)
-                entry["digest"] = "0x" + digest.hex()
-                entry["seal_tx"] = sealed.tx_hash
-                break
-            last = rounds.slash_when_due(chain, staking, op)  # the seal deadline passes: anyone slashes
-            txs.extend(last)
-            burned = int(next(e for t in last for e in t.events if e.name == "MinerSlashed").args["burned"])
-            entry["slashed_units"] = burned
-            entry["slashed_epos"] = token_units_to_kwh(burned)
-            entry["slash_tx"] = last[0].tx_hash
-            slashed.append(k)
-            excluded.add(info.miner)
-            attempt = rounds.check_replay(staking, round_, attempt, excluded)
-        advance(1)
-        winner = attempts[-1].candidate if attempts and not attempts[-1].refused else None
-        ledger.update({"round": round_, "plan": plan, "validators": validators, "units": units,
-                       "savings": savings, "trades": len(trades), "entries": entries,
-                       "seed": "0x" + bytes(seed_event["seed"]).hex(),
-                       "entropy": "0x" + bytes(seed_event["entropy"]).hex(),
-                       "beacon": "0x" + bytes(seed_event["beacon"]).hex()})
-        return ElectionResult(winner, tuple(attempts), tuple(slashed))
-
-    day = run_community_day(config, inputs, rng, electer=elect_on_chain)
-    round_ = ledger["round"]
-    validators, units = ledger["validators"], ledger["units"]
+    day = run_community_day(config, inputs, rng, electer=electer)
+    e = held[0]
+    txs.extend(e.txs)
+    round_ = e.round
     rewards = [0] * n
     if day.miner is not None:
-        info = staking.round_info(round_)
-        rounds.wait_until_block(chain, info.challenge_end + 1)
         coalition = list(day.miner)
-        shares = rounds.split_exactly(info.fee_pool, [float(day.reward_shares_kwh[i]) for i in coalition])
-        paid = [(addr[i], s) for i, s in zip(coalition, shares, strict=True) if s > 0]
-        if paid:
-            txs.extend(staking.pay_reward(op, round_, [a for a, _ in paid], [s for _, s in paid]))
-        for i, s in zip(coalition, shares, strict=True):
-            rewards[i] = s
+        rewards, paid = pay_shares(chain, staking, op, round_, addr, coalition,
+                                   [float(day.reward_shares_kwh[i]) for i in coalition])
+        txs.extend(paid)
     advance(1)
 
     info = staking.round_info(round_)
-    expected_miner = addr[validators[day.election.miner]] if day.miner is not None else None
+    expected_miner = addr[e.validators[day.election.miner]] if day.miner is not None else None
     closed, rewarded = staking.outcome(round_)
     if rewarded != expected_miner or info.reward != sum(rewards):
         raise InvariantError(f"the chain's rewarded miner {rewarded} is not the day's {expected_miner}")
@@ -194,25 +231,23 @@ def record_community_day(chain: Chain, data_dir: str | Path, config: CommunityCo
         "chain": {"backend": chain.backend, "chain_id": chain.chain_id, "block_number": chain.block_number(),
                   "contracts": dep.contracts, "operator": op.address, "deployed": new},
         "round": round_,
-        "seed": ledger["seed"],
-        "entropy": ledger["entropy"],
-        "beacon": ledger["beacon"],
+        **e.seed,
         "accounts": addr,
         "validators": [{"coalition": list(day.formation.partition[k]), "validator": addr[v],
-                        "stake_epos": token_units_to_kwh(sum(units[i] for i in day.formation.partition[k]))}
-                       for k, v in validators.items()],
-        "election": ledger["entries"],
+                        "stake_epos": token_units_to_kwh(sum(e.units[i] for i in day.formation.partition[k]))}
+                       for k, v in e.validators.items()],
+        "election": e.entries,
         "miner": expected_miner,
         "miner_coalition": list(day.miner) if day.miner is not None else None,
         "digest": "0x" + info.digest.hex() if day.miner is not None else None,
         "closed": closed,
-        "epos_credited": [token_units_to_kwh(u) for u in units],
+        "epos_credited": [token_units_to_kwh(u) for u in e.units],
         "epos_balance": [token_units_to_kwh(staking.epos.balance_of(a)) for a in addr],
-        "savings_kwh": [token_units_to_kwh(s) for s in ledger["savings"]],
+        "savings_kwh": [token_units_to_kwh(x) for x in e.savings],
         "fee_pool_upos": token_units_to_kwh(info.fee_pool),
         "upos_reward": [token_units_to_kwh(r) for r in rewards],
         "upos_balance": [token_units_to_kwh(staking.upos.balance_of(a)) for a in addr],
-        "trades_recorded": ledger["trades"],
+        "trades_recorded": e.trades,
         "traded_kwh": info.traded_wh / 1000,
         "slashed_epos": token_units_to_kwh(info.slashed),
         "reward_upos": token_units_to_kwh(info.reward),
