@@ -37,7 +37,7 @@ def _ledger_dashboard(gl: AppState, last: int) -> dict[str, Any]:
         for r in range(top, max(top - last, 0), -1):
             info = st.round_info(r)
             validators = [{"address": v, "stake": token_units_to_kwh(st.stake_behind(r, v)),
-                           "backers": len(st.backers(r, v)), "slashed": st.is_slashed(r, v)}
+                           "backers": st.validator_info(r, v).backers, "slashed": st.is_slashed(r, v)}
                           for v in st.validators(r)]
             out.append({"round": r, "phase": info.phase.name.lower(), "miner": st.miner_of(r),
                         "members": info.members, "credited": token_units_to_kwh(info.credited),
