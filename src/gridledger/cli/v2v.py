@@ -160,7 +160,7 @@ def fleet_table(result: dict) -> Table:
     table = Table(title=f"fleet settlement on chain {result['chain']['chain_id']} ({result['chain']['backend']}), "
                   f"beta {result['beta_bps'] / 100:.2f}%; miners by round: "
                   + ", ".join(f"EV {r.get('miner_ev')}" for r in result["rounds"]))
-    for col in ("EV", "profit", "fee (deducted)", "fees received (mLAG)", "paid out", "held (uncollected)"):
+    for col in ("EV", "profit", "fee (deducted)", "fees received (mLAG)", "paid out", "uncollected"):
         table.add_column(col, justify="right")
     for e in result["evs"]:
         table.add_row(f"{e['ev']}{' (selfish)' if e['selfish'] else ''}", f"{e['profit_wei'] / wei:.3f}",
