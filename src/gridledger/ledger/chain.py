@@ -315,12 +315,14 @@ class RPCChain(Chain):
         return [NodeSigner(to_checksum_address(a)) for a in self.w3.eth.accounts]
 
     def mine(self, blocks: int) -> None:
-        if blocks <= 0:
-            return
-        for method, params in (("anvil_mine", [hex(blocks)]), ("hardhat_mine", [hex(blocks)])):
-            if "error" not in self.w3.provider.make_request(method, params):  # type: ignore[arg-type]
-                return
-        raise ChainError(f"{self.url} does not mine on request: wait for its blocks")
+        while blocks > 0:  # in chunks: a node answers each request well within the timeout
+            n = min(blocks, 200)
+            for method in ("anvil_mine", "hardhat_mine"):
+                if "error" not in self.w3.provider.make_request(method, [hex(n)]):  # type: ignore[arg-type]
+                    break
+            else:
+                raise ChainError(f"{self.url} does not mine on request: wait for its blocks")
+            blocks -= n
 
 
 def signer_for(chain: Chain, address: str) -> Signer:
