@@ -251,13 +251,13 @@ class SettlementBooks(RuleBasedStateMachine):
                            value=sum(p) if honest_value else sum(p) + 1, gas="estimate")
         if res is None:
             return
-        skipped = {e.args["ev"]: int(e.args["profit"]) for e in res.events if e.name == "SettlementSkipped"}
+        skipped = sum(int(e.args["profit"]) for e in res.events if e.name == "SettlementSkipped")
         for e in res.events:
             if e.name == "Settled":
                 profit, fee = int(e.args["profit"]), int(e.args["fee"])
                 expected = profit * self.BETA // 10_000 if miner is not None and e.args["ev"] != miner else 0
                 assert fee == expected and e.args["miner"] == (miner or "0x" + "0" * 40)
-        self.deposited += sum(p) - sum(skipped.values())
+        self.deposited += sum(p) - skipped  # an EV listed twice is settled once, the rest refunded
 
     @rule(i=st.integers(0, N))
     def withdraw(self, i):

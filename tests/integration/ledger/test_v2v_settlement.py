@@ -60,6 +60,17 @@ def test_batches_are_idempotent_and_a_round_without_a_sealing_miner_pays_no_fee(
     assert skipped.event("SettlementSkipped").args["ev"] == evs[0].address
 
 
+def test_an_ev_listed_several_times_in_a_batch_is_settled_once(chain):
+    f = deploy_fleet(chain, evs=2, beta_bps=1_000)
+    s, evs, op = f.settlement, f.evs, f.operator
+    r, _ = fleet_round(f, [0, E])
+    res = s.settle(op, r, [evs[0].address] * 3, [10 * MILLI, 7 * MILLI, 5 * MILLI])[0]
+    assert [e.name for e in res.events] == ["Settled", "SettlementSkipped", "SettlementSkipped", "FeesCredited",
+                                            "Refunded"]
+    assert res.event("Refunded").args["amount"] == 12 * MILLI
+    assert s.held(evs[0].address) == 9 * MILLI and s.total_owed() == chain.balance(s.address) == 10 * MILLI
+
+
 def test_balances_expire_to_the_treasury(chain):
     f = deploy_fleet(chain, evs=2, beta_bps=1_000, claim_window=20)
     s, evs, op = f.settlement, f.evs, f.operator
