@@ -441,11 +441,13 @@ contract ProofStaking is AccessControlDefaultAdminRules, Pausable, EIP712, IProo
             if (paid > r.feePool) revert StakingRewardExceeded(round, r.feePool, paid);
             m.rewarded = true;
             paidStake += m.score;
-            if (amounts[i] > 0) upos.mint(recipients[i], amounts[i]);
-            emit RewardShared(round, recipients[i], amounts[i]);
         }
         r.rewardPaid = uint96(paid);
         r.paidStake = uint96(paidStake);
+        for (uint256 i = 0; i < n; ++i) { // every check and write above, then the mints
+            if (amounts[i] > 0) upos.mint(recipients[i], amounts[i]);
+            emit RewardShared(round, recipients[i], amounts[i]);
+        }
     }
 
     // ------------------------------------------------------------------ members

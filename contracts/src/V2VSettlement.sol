@@ -187,8 +187,8 @@ contract V2VSettlement is AccessControlDefaultAdminRules, Pausable, ReentrancyGu
         if (profits.length != n) revert V2VLengthMismatch(n, profits.length);
         uint256 sum = _sum(profits);
         if (sum != msg.value) revert V2VWrongValue(sum, msg.value);
-        uint256 skipped;
-        uint256 fees;
+        uint256 skipped = 0;
+        uint256 fees = 0;
         for (uint256 i = 0; i < n; ++i) {
             (uint256 s, uint256 f) = _settleOne(round, miner, evs[i], profits[i]);
             skipped += s;
@@ -237,8 +237,7 @@ contract V2VSettlement is AccessControlDefaultAdminRules, Pausable, ReentrancyGu
             if (amount == 0) continue;
             a.held = 0;
             a.fees = 0;
-            (bool ok,) = payable(accounts[i]).call{value: amount, gas: RELEASE_GAS}("");
-            if (ok) {
+            if (_push(accounts[i], amount)) {
                 totalOwed -= amount;
                 emit Withdrawn(accounts[i], profit, fees);
             } else {
@@ -258,7 +257,7 @@ contract V2VSettlement is AccessControlDefaultAdminRules, Pausable, ReentrancyGu
     function sweepExpired(address[] calldata accounts) external {
         uint256 n = _batch(accounts.length);
         address t = treasury;
-        uint256 moved;
+        uint256 moved = 0;
         for (uint256 i = 0; i < n; ++i) {
             address who = accounts[i];
             Account storage a = _accounts[who];
@@ -354,6 +353,14 @@ contract V2VSettlement is AccessControlDefaultAdminRules, Pausable, ReentrancyGu
     function _u96(uint256 x) private pure returns (uint256) {
         if (x > type(uint96).max) revert V2VAmountTooLarge(x, type(uint96).max);
         return x;
+    }
+
+    /// @dev A payment with RELEASE_GAS gas that copies no return data (a recipient cannot bomb the loop).
+    function _push(address to, uint256 amount) private returns (bool ok) {
+        uint256 g = RELEASE_GAS;
+        assembly ("memory-safe") {
+            ok := call(g, to, amount, 0, 0, 0, 0)
+        }
     }
 
     function _send(address to, uint256 amount) private {
