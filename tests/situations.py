@@ -1,15 +1,14 @@
 """Situations built on purpose, so that a test does not depend on what a seed happens to draw.
 
-Training (torch, numba) gives different numbers on different CPUs, so a seed that elects EV 0
-or a coalition that happens to hold prosumer 3 on one machine may not on another. A test that
-needs a particular situation builds it here: a community made by hand, or the outcome of a
-draw replayed before the run (the draws are functions of the day's numbers and a seed, so a
-replay in the same process makes the same draw on any machine).
+Training (torch, numba) gives different numbers on different CPUs, and the on-chain elections
+draw from the validators' secrets (the OS's CSPRNG) and the chain's randomness, so a test never
+counts on whom a draw elects. A test that needs a particular situation builds it here: a
+community made by hand, or what a day fixes before its election (its coalitions, the EVs'
+profits), replayed off chain before the run.
 """
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import replace
 from typing import Any
 
@@ -38,31 +37,21 @@ def positive_coalitions(day: Any) -> list[tuple[int, ...]]:
     return [c for c in day.formation.partition if sum(units[i] for i in c) > 0]
 
 
-def first_drawn_coalition(config: CommunityConfig, inputs: CommunityInput, seed: bytes, round_: int = 1
-                          ) -> tuple[int, ...]:
-    """The coalition the on-chain election (ProofStaking, round ``round_``, election seed ``seed``)
-    draws first, replayed off chain with honest prosumers."""
-    day = run_community_day(replace(config, malicious=()), inputs, np.random.default_rng(0),
-                            election_seed=(seed, round_))
-    assert day.election.attempts, "nobody has a positive proof score: no election"
-    return day.formation.partition[day.election.attempts[0].candidate]
+def honest_day(config: CommunityConfig, inputs: CommunityInput) -> Any:
+    """The day with every prosumer honest, computed off chain. Its coalitions and proof scores
+    are fixed by the inputs before any miner is drawn (coalition formation draws nothing), so a
+    test can make some coalitions refuse to seal before the day is recorded on chain."""
+    return run_community_day(replace(config, malicious=()), inputs, np.random.default_rng(0))
 
 
-def ev_owing_a_fee(fleet: Any, env: Any, seed: int, settle: Any) -> int:
-    """The EV that owes the largest fee when ``fleet`` settles its held-out days (``seed``) with
-    nobody selfish, found by settling them first on a scratch embedded chain. A fresh deployment
-    numbers its rounds from 1 and the rounds' draws depend only on the days' proof scores and
-    ``seed``, so the same EV owes the same fee on any fresh deployment (settle_fleet itself
-    checks that the chain elects the replayed miner)."""
-    from gridledger.ledger.chain import EmbeddedChain
-    from gridledger.scenarios.fleet.chain import settle_fleet
+def ev_with_the_largest_profit(fleet: Any, env: Any, seed: int, settle: Any) -> int:
+    """The EV with the largest profit on ``fleet``'s held-out days (``seed``), replayed off chain:
+    the days and the profits are the fleet's, fixed before any round is drawn on chain (the
+    miners are not: they come from the validators' secrets and the chain's randomness)."""
+    from gridledger.learn.fleet.federated import evaluate, held_out_days
 
-    chain = EmbeddedChain(None)
-    try:
-        with tempfile.TemporaryDirectory(prefix="gridledger-replay-") as scratch:
-            report = settle_fleet(chain, scratch, fleet, env, seed, replace(settle, selfish=()))
-    finally:
-        chain.close()
-    owed = [e["fee_owed_wei"] for e in report["evs"]]
-    assert max(owed) > 0, f"no EV owes a fee on these days (every profit is zero?): {report['rounds']}"
-    return int(np.argmax(owed))
+    held = held_out_days(env, settle.evs, settle.days, seed)
+    result = evaluate(fleet.policy(), env, held, settle.evs)
+    profit = np.clip(result.profit_vs_grid, 0.0, None).sum(axis=1)
+    assert profit.max() > 0, "no EV makes a profit on these days"
+    return int(np.argmax(profit))

@@ -11,6 +11,7 @@ eqs. 3.5-3.15) -> miner election by WRS with penalties (eqs. 3.16, 3.24) -> mini
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,12 +21,7 @@ from numpy.typing import NDArray
 from gridledger.errors import ConfigError, GridledgerError
 from gridledger.games.coalitions import Allocation, FormationConfig, FormationResult, form_coalitions
 from gridledger.games.community_baselines import noncooperative
-from gridledger.games.election import (
-    ElectionResult,
-    NoEligibleMinerError,
-    elect_with_penalties,
-    elect_with_penalties_seeded,
-)
+from gridledger.games.election import ElectionResult, NoEligibleMinerError, elect_with_penalties
 from gridledger.games.poeg import coalition_proof_score, member_proof_scores, singleton_proof_scores
 from gridledger.games.shapley import shapley_exact, shapley_sampled
 from gridledger.grid.dispatch import EDC, IncrementalDispatch, Share, alone_losses, proportional_split, solve_dispatch
@@ -261,13 +257,30 @@ def stake_units(member_scores: NDArray[np.float64]) -> list[int]:
     return [kwh_to_token_units(max(float(x), 0.0)) for x in member_scores]
 
 
+@dataclass(frozen=True)
+class PreElection:
+    """What a community day has fixed before its miner is drawn (what the ledger records first)."""
+
+    partition: tuple[tuple[int, ...], ...]
+    member_scores: NDArray[np.float64]
+    """Proof scores PS_Si (eq. 3.6), kWh."""
+    savings_kwh: NDArray[np.float64]
+    """E^save of each prosumer (eq. 3.19), kWh."""
+    transactions: list[dict[str, Any]]
+    malicious: frozenset[int]
+    """Prosumers that refuse to seal a block (eq. 3.24)."""
+
+
+Electer = Callable[[PreElection], ElectionResult]
+"""Draws the miner of a day (e.g. on chain), returning attempts with partition indices."""
+
+
 def run_community_day(config: CommunityConfig, inputs: CommunityInput, rng: np.random.Generator,
-                      election_seed: tuple[bytes, int] | None = None) -> CommunityDay:
+                      electer: Electer | None = None) -> CommunityDay:
     """Algorithm 3 for one time period, with election, reward, Shapley shares and payoffs.
 
-    ``election_seed`` = (32-byte seed, round number) makes the election the on-chain draw of
-    ProofStaking (weights: the coalitions' proof scores in EPOS units, in partition order), so
-    that the chain elects the same miner; by default the draw uses ``rng``.
+    ``electer`` draws the miner instead of the simulation's generator: the on-chain election
+    (scenarios.community.chain), whose randomness no single party chooses.
     """
     start = time.perf_counter()
     cfg = config
@@ -293,9 +306,22 @@ def run_community_day(config: CommunityConfig, inputs: CommunityInput, rng: np.r
     def refuses(k: int) -> bool:
         return bool(malicious.intersection(part[k]))
 
-    if election_seed is not None:
-        units = stake_units(scores)
-        election = elect_with_penalties_seeded([sum(units[i] for i in c) for c in part], refuses, *election_seed)
+    savings = alone - formation.member_loss
+    transactions: list[dict[str, Any]] = []
+    for c in part:
+        plan = formation.allocations[c].plan
+        if plan is None:  # an untouched singleton trades with the EDC
+            b = balance[c[0]]
+            if b > 0:
+                transactions.append({"from": c[0], "to": EDC, "energy_kwh": float(b), "loss_kwh": float(alone[c[0]])})
+            elif b < 0:
+                transactions.append({"from": EDC, "to": c[0], "energy_kwh": float(-b), "loss_kwh": float(alone[c[0]])})
+            continue
+        idx = np.append(np.asarray(c), n)
+        transactions.extend(plan.transactions(f[np.ix_(idx, idx)]))
+
+    if electer is not None:
+        election = electer(PreElection(tuple(part), scores, savings, transactions, frozenset(malicious)))
     else:
         try:
             election = elect_with_penalties([coal_scores[c] for c in part], refuses, election_rng)
@@ -303,7 +329,6 @@ def run_community_day(config: CommunityConfig, inputs: CommunityInput, rng: np.r
             election = ElectionResult(None, ())
     miner = part[election.miner] if election.miner is not None else None
 
-    savings = alone - formation.member_loss
     reward = cfg.delta * float(savings.sum())                       # eq. (3.23)
     shares = np.zeros(n)
     stderr: NDArray[np.float64] | None = None
@@ -342,18 +367,6 @@ def run_community_day(config: CommunityConfig, inputs: CommunityInput, rng: np.r
         reward = 0.0
     payoffs = cfg.price_per_kwh * (savings + shares)                 # eq. (3.22)
 
-    transactions: list[dict[str, Any]] = []
-    for c in part:
-        plan = formation.allocations[c].plan
-        if plan is None:  # an untouched singleton trades with the EDC
-            b = balance[c[0]]
-            if b > 0:
-                transactions.append({"from": c[0], "to": EDC, "energy_kwh": float(b), "loss_kwh": float(alone[c[0]])})
-            elif b < 0:
-                transactions.append({"from": EDC, "to": c[0], "energy_kwh": float(-b), "loss_kwh": float(alone[c[0]])})
-            continue
-        idx = np.append(np.asarray(c), n)
-        transactions.extend(plan.transactions(f[np.ix_(idx, idx)]))
     base = noncooperative(balance, f, baseline_rng)
     day = CommunityDay(cfg, inputs, grid, f, balance, alone, singleton, formation, scores, coal_scores, election,
                        miner, savings, reward, shares, stderr, payoffs, transactions, base.loss_kwh, base.p2p_kwh,
