@@ -248,7 +248,9 @@ def test_on_chain_names_are_shown_as_text(server, browser, web_app):
     evil = "<img src=x onerror=\"window.__pwned=1\">"
     victim = Account.create().address
     with gl.lock:
-        admin = gl.chain.dev_signers()[0]
+        from gridledger.ledger.accounts import open_vault
+
+        admin = open_vault(gl.settings.data_dir).find(gl.etsc.administrator(), gl.chain.chain_id)
         gl.etsc.empower(admin, evil, victim, True, False)
     gl.index.sync()
     page = browser.new_context().new_page()
