@@ -98,6 +98,24 @@ def test_staking_deploy_refuses_a_well_known_role(chain, tmp_path):
     assert not (tmp_path / "deployments").exists()
 
 
+def test_staking_deploy_without_a_funded_account_says_whom_to_fund(chain, tmp_path):
+    """On a live chain nobody funds the vault's operator: the deploy names it and sends nothing."""
+    from gridledger.ledger.deploy import deploy_community_ledger
+
+    class LiveChain(type(chain)):
+        def dev_signers(self):
+            return []
+
+    live = object.__new__(LiveChain)
+    live.__dict__.update(chain.__dict__)
+    block = chain.block_number()
+    with pytest.raises(ConfigError) as info:
+        deploy_community_ledger(live, tmp_path)
+    operator = open_vault(tmp_path).signers(chain.chain_id, "operator", 1)[0].address
+    assert info.value.field == "account" and operator in str(info.value)
+    assert chain.block_number() == block and not (tmp_path / "deployments").exists()
+
+
 def test_embedded_genesis_keys_are_random_and_the_tester_keys_hold_nothing():
     a, b = EmbeddedChain(None), EmbeddedChain(None)
     try:

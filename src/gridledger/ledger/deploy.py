@@ -259,9 +259,18 @@ def _staking_roles(chain: Chain, home: Path, params: StakingDeployment, operator
     guard = to_checksum_address(guardian or accounts_for(home, chain, "guardian", 1)[0].address)
     wei = int(params.role_funding_ether * 10**18)
     if wei > 0:
-        payer = None if chain.dev_signers() else op  # elsewhere a given (keystore) operator pays
+        payer = None if chain.dev_signers() else op  # elsewhere the operator pays
+        _can_pay(chain, payer, op, 3 * wei)
         fund(chain, ([] if payer is op else [op]) + [_Addr(admin), _Addr(guard)], wei, payer)
     return _StakingRoles(op, admin, guard)
+
+
+def _can_pay(chain: Chain, payer: Signer | None, op: Signer, wei: int) -> None:
+    """Refuse, with what to do, when the operator must pay and cannot (a chain without a funded account)."""
+    if payer is op and chain.balance(op.address) < wei:
+        raise ConfigError("account", f"chain {chain.chain_id} has no funded account to pay for the roles: send "
+                          f"{wei / 10**18:g} native coin to the operator {op.address} (its key is in the data "
+                          "directory's vault) and run again")
 
 
 def staking_operator(chain: Chain, data_dir: str | Path, dep: Deployment, deposit_wei: int = 0) -> LocalSigner:
@@ -279,8 +288,11 @@ def staking_operator(chain: Chain, data_dir: str | Path, dep: Deployment, deposi
     """
     op = signer_in_vault(data_dir, chain, dep.parameters.get("operator", dep.administrator))
     gas_wei = int(float(dep.parameters.get("role_funding_ether", 0.0)) * 10**18)
-    if gas_wei + deposit_wei > 0 and chain.dev_signers() and chain.balance(op.address) < gas_wei // 2 + deposit_wei:
-        fund(chain, [op], gas_wei + deposit_wei)
+    if gas_wei + deposit_wei > 0 and chain.balance(op.address) < gas_wei // 2 + deposit_wei:
+        if chain.dev_signers():
+            fund(chain, [op], gas_wei + deposit_wei)
+        else:  # a live chain: the operator's own coin pays (gas is its own business)
+            _can_pay(chain, op, op, deposit_wei)
     return op
 
 
