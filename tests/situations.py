@@ -1,10 +1,10 @@
 """Situations built on purpose, so that a test does not depend on what a seed happens to draw.
 
-Training (torch, numba) gives different numbers on different CPUs, so a seed that elects EV 0
-or a coalition that happens to hold prosumer 3 on one machine may not on another. A test that
-needs a particular situation builds it here: a community made by hand, a fleet acting by a
-script, or the outcome of a draw replayed before the run (the draws are functions of the day's numbers and a seed, so a
-replay in the same process makes the same draw on any machine).
+Training (torch, numba) gives different numbers on different CPUs, and the on-chain elections
+draw from the validators' secrets (the OS's CSPRNG) and the chain's randomness, so a test never
+counts on whom a draw elects. A test that needs a particular situation builds it here: a
+community made by hand, a fleet acting by a script, or what a day fixes before its election
+(its coalitions, the EVs' profits), replayed off chain before the run.
 """
 
 from __future__ import annotations
@@ -37,21 +37,18 @@ def positive_coalitions(day: Any) -> list[tuple[int, ...]]:
     return [c for c in day.formation.partition if sum(units[i] for i in c) > 0]
 
 
-def first_drawn_coalition(config: CommunityConfig, inputs: CommunityInput, seed: bytes, round_: int = 1
-                          ) -> tuple[int, ...]:
-    """The coalition the on-chain election (ProofStaking, round ``round_``, election seed ``seed``)
-    draws first, replayed off chain with honest prosumers."""
-    day = run_community_day(replace(config, malicious=()), inputs, np.random.default_rng(0),
-                            election_seed=(seed, round_))
-    assert day.election.attempts, "nobody has a positive proof score: no election"
-    return day.formation.partition[day.election.attempts[0].candidate]
+def honest_day(config: CommunityConfig, inputs: CommunityInput) -> Any:
+    """The day with every prosumer honest, computed off chain. Its coalitions and proof scores
+    are fixed by the inputs before any miner is drawn (coalition formation draws nothing), so a
+    test can make some coalitions refuse to seal before the day is recorded on chain."""
+    return run_community_day(replace(config, malicious=()), inputs, np.random.default_rng(0))
 
 
 class ScriptedFleet:
     """Three EVs at one site acting by a fixed rule: EV 0 always charges, EVs 1 and 2 always
     discharge, so they trade V2V every hour they overlap. EV 0 buys (a positive surplus, so a fee)
     and only charges: its proof score (eq. 4.1) is at most the SOC it lacks when it leaves, far
-    below the sellers', so it is not the miner; the tests check both on the days they settle."""
+    below the sellers' (the chain may still draw it: tests do not count on who mines)."""
 
     def __init__(self) -> None:
         from gridledger.data.fleet import synthetic_fleet
@@ -64,4 +61,6 @@ class ScriptedFleet:
         return lambda obs, env: torch.tensor([[1.0], [-1.0], [-1.0]], dtype=torch.float64).expand(3, env.worlds)
 
     def model_hash(self) -> str:
-        return "scripted"
+        import hashlib
+
+        return hashlib.sha256(b"scripted fleet").hexdigest()

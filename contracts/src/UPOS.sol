@@ -1,30 +1,40 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {ERC20Burnable} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Burnable.sol";
 
 /**
  * @title UPOS, the universal energy credit
  * @notice Thesis section 3.4.5: an ERC-20 energy credit that makes the community's energy a
- * transferable digital asset (mining rewards are paid in it, eq. 3.17, and surplus can be sold
- * to other markets). One UPOS (1e18 units) is one kWh of energy credit. Holders redeem credit
- * by burning it ({ERC20Burnable}).
- * @dev Minting is restricted to accounts holding MINTER_ROLE (the markets' staking contracts),
- * granted by the administrator.
+ * transferable digital asset; the mining reward of a round (eq. 3.23) is paid in it and shared
+ * in the miner's coalition (eq. 3.17). One UPOS (1e18 units) is one kWh of energy credit.
+ * Holders redeem credit by burning it ({ERC20Burnable}).
+ * @dev The only minter is the {ProofStaking} contract that creates this token, fixed at
+ * construction: no account holds an administrator or minter role, so nobody can grant itself
+ * the right to mint. ProofStaking mints at most a round's recorded fee pool M_r = delta x savings
+ * (eq. 3.23), and only to the members of the coalition whose miner sealed the round.
+ *
+ * Threat notes: supply = sum of the rewards ProofStaking paid (tests/security/test_staking_attacks.py,
+ * "mint by the token admin"); transfers and burns are plain OpenZeppelin ERC-20.
  */
-contract UPOS is ERC20, ERC20Burnable, AccessControl {
-    /// @notice Role allowed to mint energy credit.
-    bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
+contract UPOS is ERC20, ERC20Burnable {
+    /// @notice The staking contract that created this token, its only minter.
+    address public immutable minter;
 
-    /// @param admin Account that grants and revokes MINTER_ROLE.
-    constructor(address admin) ERC20("Universal Energy Credit", "UPOS") {
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+    /// @notice The caller is not the minter.
+    error UPOSNotMinter(address account);
+
+    constructor() ERC20("Universal Energy Credit", "UPOS") {
+        minter = msg.sender;
     }
 
-    /// @notice Create `amount` of energy credit for `to` (MINTER_ROLE only).
-    function mint(address to, uint256 amount) external onlyRole(MINTER_ROLE) {
+    /**
+     * @notice Create `amount` of energy credit for `to`.
+     * Requirements: the caller is {minter}.
+     */
+    function mint(address to, uint256 amount) external {
+        if (msg.sender != minter) revert UPOSNotMinter(msg.sender);
         _mint(to, amount);
     }
 }

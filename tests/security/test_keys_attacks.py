@@ -51,6 +51,71 @@ def test_deploy_refuses_a_well_known_administrator_or_server(chain, tmp_path):
     assert not (tmp_path / "deployments").exists()
 
 
+def test_staking_and_settlement_roles_are_random_vault_keys(chain, tmp_path):
+    """Every privileged role of the community's and the fleet's contracts (administrator,
+    operator, guardian, treasury) is a random key of the data dir's vault, none a development
+    key; the first funded account (anvil's well-known account 0) only pays for them."""
+    from gridledger.ledger.clients import StakingClient, V2VSettlementClient
+    from gridledger.ledger.clients.staking import GUARDIAN_ROLE, OPERATOR_ROLE
+    from gridledger.ledger.deploy import deploy_community_ledger, deploy_fleet_ledger, staking_role_holders
+
+    funder = chain.dev_signers()[0].address
+    community, new_c = deploy_community_ledger(chain, tmp_path)
+    fleet, new_f = deploy_fleet_ledger(chain, tmp_path)
+    assert new_c and new_f
+    vault = {e.address for e in open_vault(tmp_path).entries(chain.chain_id)}
+    for market, dep in (("community", community), ("fleet", fleet)):
+        holders = staking_role_holders(chain, dep, market)
+        roles = {r.split()[-1] for r, _ in holders}
+        assert roles >= {"administrator", "operator", "guardian"}
+        for role, address in holders:
+            assert not is_well_known(address) and address != funder and address in vault, role
+        op, admin, guardian = dep.parameters["operator"], dep.administrator, dep.guardian
+        assert len({op, admin, guardian}) == 3  # separate keys: a stolen operator key rotates away
+    st = StakingClient(chain, community.contracts["ProofStaking"])
+    assert st.admin() == community.administrator and st.has_role(OPERATOR_ROLE, community.parameters["operator"])
+    assert not st.has_role(OPERATOR_ROLE, funder) and not st.has_role(GUARDIAN_ROLE, funder) and st.admin() != funder
+    settle = V2VSettlementClient(chain, fleet.contracts["V2VSettlement"])
+    assert settle.treasury() == fleet.parameters["treasury"] and not is_well_known(settle.treasury())
+    f = settle.contract.functions
+    assert not f.hasRole(OPERATOR_ROLE, funder).call() and f.defaultAdmin().call() == fleet.administrator != funder
+
+
+def test_staking_deploy_refuses_a_well_known_role(chain, tmp_path):
+    from gridledger.ledger.chain import LocalSigner
+    from gridledger.ledger.deploy import deploy_community_ledger, deploy_fleet_ledger
+
+    public = LocalSigner(Account.from_key((1).to_bytes(32, "big")))
+    anvil_0 = sorted(well_known_addresses())[0]
+    for deploy, kwargs, field in [
+            (deploy_community_ledger, {"operator": public}, "operator"),
+            (deploy_community_ledger, {"administrator": anvil_0}, "administrator"),
+            (deploy_fleet_ledger, {"guardian": public.address}, "guardian"),
+            (deploy_fleet_ledger, {"treasury": anvil_0}, "treasury")]:
+        with pytest.raises(ConfigError) as info:
+            deploy(chain, tmp_path, **kwargs)
+        assert info.value.field == field
+    assert not (tmp_path / "deployments").exists()
+
+
+def test_staking_deploy_without_a_funded_account_says_whom_to_fund(chain, tmp_path):
+    """On a live chain nobody funds the vault's operator: the deploy names it and sends nothing."""
+    from gridledger.ledger.deploy import deploy_community_ledger
+
+    class LiveChain(type(chain)):
+        def dev_signers(self):
+            return []
+
+    live = object.__new__(LiveChain)
+    live.__dict__.update(chain.__dict__)
+    block = chain.block_number()
+    with pytest.raises(ConfigError) as info:
+        deploy_community_ledger(live, tmp_path)
+    operator = open_vault(tmp_path).signers(chain.chain_id, "operator", 1)[0].address
+    assert info.value.field == "account" and operator in str(info.value)
+    assert chain.block_number() == block and not (tmp_path / "deployments").exists()
+
+
 def test_embedded_genesis_keys_are_random_and_the_tester_keys_hold_nothing():
     a, b = EmbeddedChain(None), EmbeddedChain(None)
     try:

@@ -144,9 +144,14 @@ def test_community_run_on_chain(tmp_path):
     assert "On chain (PoEG staking" in (tmp_path / "out" / "report.md").read_text()
     res = runner.invoke(app, ["community", "run", "--chain", "--data-dir", str(home), "--json"])
     assert json.loads(res.stdout)["ledger"]["round"] == 2
+    # The contracts hold delta = 0.1: another delta on the same chain is refused, naming the field.
+    res = runner.invoke(app, ["community", "run", "--chain", "--data-dir", str(home), "--set", "delta=0.2"])
+    assert res.exit_code == 2 and "delta_bps" in res.stderr, res.stderr
 
 
-def test_community_run_on_chain_bad_slash_exit_2(tmp_path):
-    res = runner.invoke(app, ["community", "run", "--chain", "--slash-bps", "20000", "--data-dir", str(tmp_path / "c")])
-    assert res.exit_code == 2 and "slash_bps: must be an integer in [0, 10000]" in res.stderr, res.stderr
+def test_community_run_on_chain_bad_delta_exit_2(tmp_path):
+    """The contract holds delta in basis points: anything finer is refused before the chain is opened."""
+    res = runner.invoke(app, ["community", "run", "--chain", "--set", "delta=0.12345", "--data-dir",
+                              str(tmp_path / "c")])
+    assert res.exit_code == 2 and "delta: must be a multiple of 0.0001" in res.stderr, res.stderr
     assert not (tmp_path / "c").exists()

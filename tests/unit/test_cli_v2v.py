@@ -142,7 +142,7 @@ def test_settle_on_chain_and_its_bad_input(tmp_path):
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["beta_bps"] == 500 and len(data["rounds"]) == 1 and data["evs"][1]["selfish"] is True
-    assert data["contract_balance_wei"] == data["confiscated_wei"]
+    assert data["contract_balance_wei"] == data["uncollected_wei"]  # the selfish EV never collected
     assert len(data["v2v_blocks"]) == 1 and {"trades", "model_hash", "fees", "mlag"} <= set(data["v2v_blocks"][0])
     # Bad input: one line naming the field and the range, exit 2, nothing changed on chain.
     res = runner.invoke(app, ["v2v", "settle", "--model", str(model), "--evs", "3", "--selfish", "5",

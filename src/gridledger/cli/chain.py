@@ -132,11 +132,12 @@ def chain_status(rpc_url: RpcOpt = None, data_dir: DataDirOpt = None, json_: Jso
 @user_errors
 def chain_roles(rpc_url: RpcOpt = None, data_dir: DataDirOpt = None, json_: JsonOpt = False) -> None:
     """Who holds each role of the deployed market now (administrator, pending transfer, guardian,
-    edge servers with their allocations), and whether any of them is a well-known key."""
+    edge servers with their allocations) and of the community's and the fleet's staking and
+    settlement contracts, and whether any of them is a well-known key."""
     from gridledger.errors import ConfigError
     from gridledger.ledger.chain import open_chain
     from gridledger.ledger.clients import ETSCClient
-    from gridledger.ledger.deploy import load_deployment
+    from gridledger.ledger.deploy import load_deployment, staking_role_holders
     from gridledger.ledger.keys import is_well_known
 
     home = data_dir_or_default(data_dir)
@@ -150,13 +151,19 @@ def chain_roles(rpc_url: RpcOpt = None, data_dir: DataDirOpt = None, json_: Json
         pending, after = etsc.pending_administrator()
         servers = {a: etsc.allocation(a) for a in etsc.edge_servers()}
         admin = etsc.administrator()
+        staking = {}
+        for market in ("community", "fleet"):
+            other = load_deployment(chain, home, market)
+            if other is not None:
+                staking[market] = [{"role": r, "address": a} for r, a in staking_role_holders(chain, other, market)]
         data = {"chain_id": chain.chain_id, "administrator": admin,
                 "pending_administrator": pending, "pending_accept_after": after or None,
                 "admin_delay_s": etsc.admin_delay_s(), "guardian": dep.guardian or None,
                 "guardian_active": bool(dep.guardian) and etsc.is_guardian(dep.guardian),
                 "edge_servers": [{"address": a, "allocation_units": v} for a, v in servers.items()],
-                "paused": etsc.paused(),
-                "well_known": [a for a in [admin, dep.guardian, *servers] if a and is_well_known(a)]}
+                "paused": etsc.paused(), "staking": staking,
+                "well_known": sorted({a for a in [admin, dep.guardian, *servers] + [
+                    h["address"] for holders in staking.values() for h in holders] if a and is_well_known(a)})}
     finally:
         chain.close()
     if json_:

@@ -75,9 +75,8 @@ def community_run(
         "--price", help="config: price_per_kwh as configured (0.10); data: each day's mean tariff of the data "
         "(--profiles citylearn: CityLearn's time-of-use tariff, USD/kWh).")] = "config",
     chain: Annotated[bool, typer.Option(
-        "--chain", help="Record the day on chain: EPOS staking, miner election, slashing, UPOS rewards.")] = False,
-    slash_bps: Annotated[int, typer.Option(
-        "--slash-bps", help="(--chain) share of a refusing miner's stake burned, basis points.")] = 10_000,
+        "--chain", help="Record the day on chain: EPOS staking, commit-reveal miner election, slashing of a "
+        "miner that does not seal (its coalition's whole stake, eq. 3.24), UPOS rewards (delta x savings).")] = False,
     rpc_url: RpcOpt = None,
     data_dir: DataDirOpt = None,
     config: ConfigOpt = None,
@@ -110,9 +109,9 @@ def community_run(
         raise ConfigError("--loss-model", "feeder needs a feeder network (--network ieee-eu-lv or a simbench LV code)")
     ledger: dict | None = None
     if chain:
-        from gridledger.ledger.deploy import StakingDeployment
+        from gridledger.scenarios.community.chain import delta_bps
 
-        staking_params = from_mapping(StakingDeployment, {"slash_bps": slash_bps})
+        delta_bps(cfg.delta)  # the contract holds delta in basis points: refuse anything else up front
     rng = np.random.default_rng(seed)
     inputs_of = with_reporter(not json_, lambda reporter: day_inputs(
         profiles.value, cfg, rng, days, data, day, forecast_model, network, reporter))
@@ -148,7 +147,7 @@ def community_run(
         from gridledger.scenarios.community.chain import record_community_day
 
         result, ledger = on_chain(rpc_url, data_dir, not json_, lambda node, home, reporter: record_community_day(
-            node, home, cfg, inputs, rng, staking_params, reporter))
+            node, home, cfg, inputs, rng, None, reporter))
     else:
         result = run_community_day(cfg, inputs, rng)
     if out is not None:

@@ -300,7 +300,8 @@ def v2v_settle(
     evs: Annotated[int, typer.Option("--evs", help="EVs to simulate.")] = 10,
     days: Annotated[int, typer.Option("--days", help="Held-out days, one on-chain round each.")] = 3,
     selfish: Annotated[list[int] | None, typer.Option(
-        "--selfish", help="An EV that never pays its fee (repeat the option for several).")] = None,
+        "--selfish", help="An EV that would never pay its fee and never acts on chain; its fee is deducted at "
+        "settlement all the same (repeat the option for several).")] = None,
     beta_bps: Annotated[int, typer.Option("--beta-bps", help="beta of eq. (4.20), basis points.")] = 500,
     rpc_url: RpcOpt = None,
     data_dir: DataDirOpt = None,
@@ -341,11 +342,10 @@ def fleet_table(result: dict) -> Table:
     table = Table(title=f"fleet settlement on chain {result['chain']['chain_id']} ({result['chain']['backend']}), "
                   f"beta {result['beta_bps'] / 100:.2f}%; miners by round: "
                   + ", ".join(f"EV {r.get('miner_ev')}" for r in result["rounds"]))
-    for col in ("EV", "profit", "fee owed", "paid", "withdrawn", "held (confiscated)", "fees received"):
+    for col in ("EV", "profit", "fee (deducted)", "fees received (mLAG)", "paid out", "uncollected"):
         table.add_column(col, justify="right")
     for e in result["evs"]:
         table.add_row(f"{e['ev']}{' (selfish)' if e['selfish'] else ''}", f"{e['profit_wei'] / wei:.3f}",
-                      f"{e['fee_owed_wei'] / wei:.3f}", f"{e.get('fee_paid_wei', 0) / wei:.3f}",
-                      f"{e.get('withdrawn_wei', 0) / wei:.3f}", f"{e['held_wei'] / wei:.3f}",
-                      f"{e['fees_received_wei'] / wei:.3f}")
+                      f"{e['fee_paid_wei'] / wei:.3f}", f"{e['fees_received_wei'] / wei:.3f}",
+                      f"{e['withdrawn_wei'] / wei:.3f}", f"{(e['held_wei'] + e['fees_held_wei']) / wei:.3f}")
     return table

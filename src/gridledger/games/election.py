@@ -72,54 +72,77 @@ def elect_with_penalties(scores: ArrayLike, refuses: Callable[[int], bool], rng:
 
 
 # --------------------------------------------------------------------------- seeded draw
-# The on-chain election (contracts/src/ProofStaking.sol, ``pick``) draws with a revealed
-# 32-byte seed instead of a random generator, so that anyone can replay it. These functions
-# make exactly the same draw off chain: integer weights (token units), in the order the
-# validators staked, draw = keccak256(abi.encode(seed, round, attempt)) mod total.
+# The on-chain election (contracts/src/ProofStaking.sol, ``elect`` and ``pick``) draws with a
+# seed nobody chooses: the XOR of the validators' revealed secrets mixed with the chain's
+# randomness of a block fixed in advance. These functions make exactly the same draws off chain,
+# so that anyone can replay an election: integer weights (token units) are the stakes in staking
+# order; draw a = keccak256(abi.encode(seed, a)) mod total stake hits one stake; a draw that hits
+# the stake of an excluded validator (it did not reveal, or was slashed, eq. 3.24) is rejected and
+# the next draw is made. Each eligible validator therefore wins with probability its stake over
+# the eligible stake (eq. 3.16 / 4.18).
 
 
-def seeded_draw(seed: bytes, round_: int, attempt: int) -> int:
-    """keccak256(abi.encode(bytes32 seed, uint256 round, uint32 attempt)) as an integer."""
+def seeded_draw(seed: bytes, attempt: int) -> int:
+    """keccak256(abi.encode(bytes32 seed, uint32 attempt)) as an integer."""
     from eth_abi import encode
     from eth_utils import keccak
 
     if len(seed) != 32:
         raise ValueError("seed must be 32 bytes")
-    return int.from_bytes(keccak(encode(["bytes32", "uint256", "uint32"], [seed, round_, attempt])), "big")
+    return int.from_bytes(keccak(encode(["bytes32", "uint32"], [seed, attempt])), "big")
 
 
-def seeded_selection(weights: list[int], seed: bytes, round_: int, attempt: int = 0) -> int | None:
-    """Index drawn with probability weights[k] / sum(weights) (eq. 3.16 / 4.18), or None if all are 0."""
-    total = sum(weights)
+def seeded_selection(weights: list[int], seed: bytes, attempt: int = 0) -> int | None:
+    """Index hit by draw ``attempt``: k with probability weights[k] / sum(weights), or None if all are 0."""
     if any(w < 0 for w in weights):
         raise ValueError("weights must be non-negative integers")
+    total = sum(weights)
     if total == 0:
         return None
-    draw = seeded_draw(seed, round_, attempt) % total
+    x = seeded_draw(seed, attempt) % total
     acc = 0
     for k, w in enumerate(weights):
         acc += w
-        if draw < acc:
+        if x < acc:
             return k
     raise AssertionError("unreachable: draw < total")
 
 
-def elect_with_penalties_seeded(weights: list[int], refuses: Callable[[int], bool], seed: bytes, round_: int
-                                ) -> ElectionResult:
-    """:func:`elect_with_penalties` with the on-chain draw: attempt a = 0, 1, ... until a
-    candidate seals; a refusing candidate is excluded (its weight set to 0)."""
-    w = [int(x) for x in weights]
-    attempts: list[ElectionAttempt] = []
-    slashed: list[int] = []
-    attempt = 0
-    while sum(w) > 0:
-        k = seeded_selection(w, seed, round_, attempt)
+def seeded_election(weights: list[int], owners: list[int], eligible: Callable[[int], bool], seed: bytes,
+                    attempt: int = 0, max_draws: int = 10_000, eligible_stake: int | None = None
+                    ) -> tuple[int | None, int]:
+    """The contract's rejection-sampled draw: stakes ``weights`` in staking order belong to
+    validators ``owners``; draws from ``attempt`` on until one hits an eligible validator.
+    ``eligible_stake`` (if known, e.g. the contract's) spares asking ``eligible`` about every owner.
+    Returns (that validator or None when no eligible stake, the next attempt number)."""
+    if len(weights) != len(owners):
+        raise ValueError("weights and owners must have the same length")
+    if eligible_stake is None:
+        eligible_stake = sum(w for w, o in zip(weights, owners, strict=True) if eligible(o))
+    if eligible_stake == 0:
+        return None, attempt
+    for a in range(attempt, attempt + max_draws):
+        k = seeded_selection(weights, seed, a)
         assert k is not None
-        refused = bool(refuses(k))
-        attempts.append(ElectionAttempt(k, w[k] / sum(w), refused))
-        attempt += 1
-        if not refused:
-            return ElectionResult(k, tuple(attempts), tuple(slashed))
-        slashed.append(k)
-        w[k] = 0
-    return ElectionResult(None, tuple(attempts), tuple(slashed))
+        if eligible(owners[k]):
+            return owners[k], a + 1
+    raise RuntimeError(f"no eligible validator in {max_draws} draws")
+
+
+def election_entropy(reveals: list[tuple[str, bytes]]) -> bytes:
+    """XOR of keccak256(abi.encode(validator, secret)) over the revealed secrets (order does not matter)."""
+    from eth_abi import encode
+    from eth_utils import keccak
+
+    acc = 0
+    for validator, secret in reveals:
+        acc ^= int.from_bytes(keccak(encode(["address", "bytes32"], [validator, secret])), "big")
+    return acc.to_bytes(32, "big")
+
+
+def election_seed(entropy: bytes, beacon: bytes, contract: str, round_: int) -> bytes:
+    """keccak256(abi.encode(entropy, beacon, contract, round)): the seed ``elect`` fixes."""
+    from eth_abi import encode
+    from eth_utils import keccak
+
+    return keccak(encode(["bytes32", "bytes32", "address", "uint256"], [entropy, beacon, contract, round_]))

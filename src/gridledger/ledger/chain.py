@@ -152,10 +152,12 @@ class Chain:
         return int(self.w3.eth.get_transaction_count(address, "pending"))
 
     def preflight(self, tx: dict[str, Any]) -> None:
-        """Execute ``tx`` with eth_call; raise the decoded revert if it would fail."""
+        """Execute ``tx`` with eth_call on the pending block (the block it will be mined in, so
+        that deadlines counted in blocks are seen as the transaction will see them); raise the
+        decoded revert if it would fail."""
         call = {k: tx[k] for k in ("from", "to", "data", "value", "gas") if k in tx}
         try:
-            self.w3.eth.call(call, "latest")
+            self.w3.eth.call(call, "pending")
         except Exception as exc:  # web3 and eth-tester raise many types; keep only reverts
             _raise_revert(exc, int(tx.get("gas", 0)))
 
@@ -163,7 +165,7 @@ class Chain:
         """Gas for a transaction, with a safety margin; raises the decoded revert if it would fail."""
         call = {"from": signer.address, "to": to_checksum_address(to), "data": data, "value": int(value)}
         try:
-            return int(int(self.w3.eth.estimate_gas(call)) * margin) + 10_000  # type: ignore[arg-type]
+            return int(int(self.w3.eth.estimate_gas(call, "pending")) * margin) + 10_000  # type: ignore[arg-type]
         except Exception as exc:
             _raise_revert(exc, 0)
             raise  # pragma: no cover - _raise_revert always raises
@@ -210,6 +212,8 @@ class Chain:
                     raise
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.01)
         if receipt["status"] != 1:
+            if not preflight:  # name the error: replay the call on the state the failure left unchanged
+                self.preflight(tx)
             raise ContractRevert("Reverted", {"transaction": tx_hash.hex()})
         return receipt
 
@@ -229,6 +233,11 @@ class Chain:
 
     def has_code(self, address: str) -> bool:
         return len(self.w3.eth.get_code(to_checksum_address(address))) > 0
+
+    def mine(self, blocks: int) -> None:
+        """Mine ``blocks`` empty blocks (development chains only: embedded, anvil, Hardhat), so
+        that deadlines counted in blocks pass; raises :class:`ChainError` elsewhere."""
+        raise ChainError("this chain does not mine on request: wait for its blocks")
 
 
 def _raise_revert(exc: BaseException, gas: int) -> None:
@@ -380,6 +389,10 @@ class EmbeddedChain(Chain):
         some 20 times). Only the gas used is charged; the preflight still catches reverts."""
         return EMBEDDED_GAS_CAP
 
+    def mine(self, blocks: int) -> None:
+        if blocks > 0:
+            self.tester_backend.mine_blocks(blocks)
+
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
@@ -486,6 +499,16 @@ class RPCChain(Chain):
         self.w3.provider.make_request("evm_increaseTime", [int(seconds)])  # type: ignore[arg-type]
         self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
         return self.timestamp()
+
+    def mine(self, blocks: int) -> None:
+        while blocks > 0:  # in chunks: a node answers each request well within the timeout
+            n = min(blocks, 200)
+            for method in ("anvil_mine", "hardhat_mine"):
+                if "error" not in self.w3.provider.make_request(method, [hex(n)]):  # type: ignore[arg-type]
+                    break
+            else:
+                raise ChainError(f"{self.url} does not mine on request: wait for its blocks")
+            blocks -= n
 
 
 def signer_for(chain: Chain, address: str) -> Signer:

@@ -14,13 +14,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 
 from gridledger.errors import ConfigError
-from gridledger.ledger.accounts import accounts_for, fund
+from gridledger.ledger.accounts import accounts_for, fund, signer_in_vault
 from gridledger.ledger.artifacts import artifacts_dir
-from gridledger.ledger.chain import Chain, Signer
-from gridledger.ledger.clients import ETSCClient, ETSCConfig, StakingClient, UPOSClient
+from gridledger.ledger.chain import Chain, LocalSigner, Signer
+from gridledger.ledger.clients import ETSCClient, ETSCConfig, StakingClient
 from gridledger.ledger.keys import is_well_known
 from gridledger.ledger.units import DEFAULT_WEI_PER_MONEY, elecoins_to_units, price_to_wei, unit_power_price_units
 from gridledger.params import check_int, check_number
@@ -186,16 +186,46 @@ class _Addr:
 
 @dataclass(frozen=True)
 class StakingDeployment:
-    """Parameters of the community's (PoEG) or the fleet's (PoSOC) staking contracts."""
+    """Parameters of the community's (PoEG) or the fleet's (PoSOC) staking contracts.
 
-    slash_bps: int = 10_000
-    """Share of a refusing miner's coalition stake burned, in basis points (eq. 3.24: all of it)."""
+    Windows are counted in blocks: on a development chain each transaction is a block and the
+    scenarios mine empty blocks to pass a deadline; on a public chain they are waited for.
+    """
+
+    delta_bps: int = 1_000
+    """Community: delta of eq. (3.23), a member's fee as a share of its energy saving (thesis: 0.1)."""
     beta_bps: int = 500
-    """Fleet only: beta of eq. (4.20), the profit share owed to the round's miner (0.05)."""
+    """Fleet: beta of eq. (4.20), the profit share owed to the round's miner (0.05)."""
+    stake_window: int = 1_000
+    """Blocks staking stays open (it closes earlier once every credited member staked)."""
+    reveal_window: int = 32
+    """Blocks for the validators' reveals after staking closes (always waited in full)."""
+    seal_window: int = 32
+    """Blocks the elected miner has to seal before anyone may slash it (eq. 3.24)."""
+    challenge_window: int = 16
+    """Blocks after a seal during which an equivocation can be proven; rewards wait for it."""
+    reward_window: int = 256
+    """Blocks after the challenge window for the operator's Shapley payout; then members claim."""
+    claim_window: int = 100_000
+    """Fleet: blocks after its last credit before an uncollected balance goes to the treasury."""
+    admin_delay_s: int = 2 * 24 * 3600
+    """Delay of a transfer of the administrator role (two-step, OpenZeppelin DefaultAdminRules)."""
+    role_funding_ether: float = 10.0
+    """Native coin given to the operator (who relays the members' signed actions), the
+    administrator and the guardian for gas, on chains with a funded account."""
 
     def __post_init__(self) -> None:
-        check_int("slash_bps", self.slash_bps, ge=0, le=10_000)
+        check_int("delta_bps", self.delta_bps, ge=0, le=10_000)
         check_int("beta_bps", self.beta_bps, ge=1, le=10_000)
+        for name in ("stake_window", "reveal_window", "seal_window", "challenge_window", "reward_window"):
+            check_int(name, getattr(self, name), ge=1, le=1_000_000)
+        check_int("claim_window", self.claim_window, ge=1, le=2**32 - 1)
+        check_int("admin_delay_s", self.admin_delay_s, ge=0, le=2**48 - 1)
+        check_number("role_funding_ether", self.role_funding_ether, ge=0)
+
+    @property
+    def windows(self) -> list[int]:
+        return [self.stake_window, self.reveal_window, self.seal_window, self.challenge_window, self.reward_window]
 
 
 def _same_params(dep: Deployment, params: StakingDeployment, keys: tuple[str, ...]) -> None:
@@ -205,53 +235,157 @@ def _same_params(dep: Deployment, params: StakingDeployment, keys: tuple[str, ..
                               f"{dep.parameters.get(k)}; keep that value or use another data directory")
 
 
-def _operator(chain: Chain, operator: Signer | None) -> Signer:
-    if operator is not None:
-        return operator
-    dev = chain.dev_signers()
-    if not dev:
-        raise ConfigError("account", "the chain has no funded account; give the operator's keystore account")
-    return dev[0]
+@dataclass(frozen=True)
+class _StakingRoles:
+    operator: Signer
+    administrator: str
+    guardian: str
+
+
+def _staking_roles(chain: Chain, home: Path, params: StakingDeployment, operator: Signer | None,
+                   administrator: str | None, guardian: str | None, treasury: str | None = None) -> _StakingRoles:
+    """The accounts of a staking deployment's roles: random keys in ``home``'s key vault unless
+    given (``operator`` 0, ``administrator`` 0 and ``guardian`` 0, the same administrator and
+    guardian as the market's); a well-known development key is refused for every role; each one
+    is funded for gas from the chain's funder (or from a given operator when the chain has none)."""
+    given = [("operator", operator.address if operator is not None else None), ("administrator", administrator),
+             ("guardian", guardian), ("treasury", treasury)]
+    for role, address in given:  # refused before anything is created or sent
+        if address is not None and is_well_known(address):
+            raise ConfigError(role, f"{address} is a well-known development key that anybody can sign with; "
+                              "use a random account (the default) or your own keystore account")
+    op = operator if operator is not None else accounts_for(home, chain, "operator", 1)[0]
+    admin = to_checksum_address(administrator or accounts_for(home, chain, "administrator", 1)[0].address)
+    guard = to_checksum_address(guardian or accounts_for(home, chain, "guardian", 1)[0].address)
+    wei = int(params.role_funding_ether * 10**18)
+    if wei > 0:
+        payer = None if chain.dev_signers() else op  # elsewhere the operator pays
+        _can_pay(chain, payer, op, 3 * wei)
+        fund(chain, ([] if payer is op else [op]) + [_Addr(admin), _Addr(guard)], wei, payer)
+    return _StakingRoles(op, admin, guard)
+
+
+def _can_pay(chain: Chain, payer: Signer | None, op: Signer, wei: int) -> None:
+    """Refuse, with what to do, when the operator must pay and cannot (a chain without a funded account)."""
+    if payer is op and chain.balance(op.address) < wei:
+        raise ConfigError("account", f"chain {chain.chain_id} has no funded account to pay for the roles: send "
+                          f"{wei / 10**18:g} native coin to the operator {op.address} (its key is in the data "
+                          "directory's vault) and run again")
+
+
+def staking_operator(chain: Chain, data_dir: str | Path, dep: Deployment, deposit_wei: int = 0) -> LocalSigner:
+    """The operator of a recorded community or fleet deployment, from ``data_dir``'s key vault.
+
+    On a chain with a funded account it is topped up for gas (it relays every member's action)
+    plus ``deposit_wei`` (e.g. the fleet's profits it deposits in the settlement); elsewhere the
+    operator's own balance has to cover them.
+
+    Raises
+    ------
+    ChainError
+        The vault holds no key for the recorded operator (deployed from another data directory
+        or with a keystore account).
+    """
+    op = signer_in_vault(data_dir, chain, dep.parameters.get("operator", dep.administrator))
+    gas_wei = int(float(dep.parameters.get("role_funding_ether", 0.0)) * 10**18)
+    if gas_wei + deposit_wei > 0 and chain.balance(op.address) < gas_wei // 2 + deposit_wei:
+        if chain.dev_signers():
+            fund(chain, [op], gas_wei + deposit_wei)
+        else:  # a live chain: the operator's own coin pays (gas is its own business)
+            _can_pay(chain, op, op, deposit_wei)
+    return op
+
+
+def _staking_parameters(params: StakingDeployment, kind: str, roles: _StakingRoles) -> dict[str, Any]:
+    out: dict[str, Any] = {k: getattr(params, k) for k in params.__dataclass_fields__}
+    out.update({"kind": kind, "operator": roles.operator.address, "guardian": roles.guardian,
+                "abi_dir": artifacts_dir()})
+    return out
 
 
 def deploy_community_ledger(chain: Chain, data_dir: str | Path, params: StakingDeployment | None = None,
-                            operator: Signer | None = None) -> tuple[Deployment, bool]:
-    """Deploy UPOS and the community's PoEG ProofStaking (which creates its EPOS) unless recorded."""
+                            operator: Signer | None = None, guardian: str | None = None,
+                            administrator: str | None = None) -> tuple[Deployment, bool]:
+    """Deploy the community's PoEG ProofStaking (which creates its EPOS and UPOS) unless recorded.
+
+    Every role has a random key in ``data_dir``'s key vault unless given: the ``operator``
+    (deploys, credits, relays the members' signed stakes and reveals), the ``administrator``
+    (rotates the roles; two-step, delayed transfer) and the ``guardian`` (may pause the
+    operator's entry points). A well-known development key is refused for every role.
+    """
     params = params or StakingDeployment()
     existing = load_deployment(chain, data_dir, "community")
     if existing is not None:
-        _same_params(existing, params, ("slash_bps",))
+        _same_params(existing, params, ("delta_bps",))
         return existing, False
-    op = _operator(chain, operator)
-    upos_addr, _ = chain.deploy("UPOS", op, op.address)
-    staking_addr, receipt = chain.deploy("ProofStaking", op, op.address, upos_addr, params.slash_bps, "PoEG")
-    UPOSClient(chain, upos_addr).grant_minter(op, staking_addr)
+    roles = _staking_roles(chain, Path(data_dir), params, operator, administrator, guardian)
+    op = roles.operator
+    staking_addr, receipt = chain.deploy("ProofStaking", op, roles.administrator, params.admin_delay_s, op.address,
+                                         roles.guardian, "PoEG", True, params.delta_bps, params.windows)
     staking = StakingClient(chain, staking_addr)
+    assert staking.upos is not None
     dep = Deployment(chain_id=chain.chain_id, backend=chain.backend,
-                     contracts={"ProofStaking": staking_addr, "EPOS": staking.epos.address, "UPOS": upos_addr},
-                     administrator=op.address, edge_servers=[], block_number=int(receipt["blockNumber"]),
-                     parameters={"slash_bps": params.slash_bps, "kind": "PoEG", "abi_dir": artifacts_dir()})
+                     contracts={"ProofStaking": staking_addr, "EPOS": staking.epos.address,
+                                "UPOS": staking.upos.address},
+                     administrator=roles.administrator, edge_servers=[], block_number=int(receipt["blockNumber"]),
+                     parameters=_staking_parameters(params, "PoEG", roles), guardian=roles.guardian)
     _write_atomic(_record_path(Path(data_dir), chain.chain_id, "community"), json.dumps(dep.to_json(), indent=2) + "\n")
     return dep, True
 
 
 def deploy_fleet_ledger(chain: Chain, data_dir: str | Path, params: StakingDeployment | None = None,
-                        operator: Signer | None = None) -> tuple[Deployment, bool]:
-    """Deploy the fleet's PoSOC ProofStaking (no on-chain reward token) and V2VSettlement."""
+                        operator: Signer | None = None, guardian: str | None = None,
+                        treasury: str | None = None, administrator: str | None = None) -> tuple[Deployment, bool]:
+    """Deploy the fleet's PoSOC ProofStaking (no reward token) and V2VSettlement unless recorded.
+
+    Roles as in :func:`deploy_community_ledger` (the same operator, administrator and guardian
+    hold them in both contracts). Expired settlement balances go to ``treasury`` (default: the
+    operator's account).
+    """
     params = params or StakingDeployment()
     existing = load_deployment(chain, data_dir, "fleet")
     if existing is not None:
-        _same_params(existing, params, ("slash_bps", "beta_bps"))
+        _same_params(existing, params, ("beta_bps",))
         return existing, False
-    op = _operator(chain, operator)
-    staking_addr, _ = chain.deploy("ProofStaking", op, op.address, "0x" + "0" * 40, params.slash_bps, "PoSOC")
-    settle_addr, receipt = chain.deploy("V2VSettlement", op, op.address, staking_addr, params.beta_bps)
+    roles = _staking_roles(chain, Path(data_dir), params, operator, administrator, guardian, treasury)
+    op = roles.operator
+    treas = to_checksum_address(treasury or op.address)
+    staking_addr, receipt = chain.deploy("ProofStaking", op, roles.administrator, params.admin_delay_s, op.address,
+                                         roles.guardian, "PoSOC", False, 0, params.windows)
+    settle_addr, _ = chain.deploy("V2VSettlement", op, roles.administrator, params.admin_delay_s, op.address,
+                                        roles.guardian, staking_addr, params.beta_bps, params.claim_window, treas)
     staking = StakingClient(chain, staking_addr)
+    parameters = _staking_parameters(params, "PoSOC", roles)
+    parameters["treasury"] = treas
     dep = Deployment(chain_id=chain.chain_id, backend=chain.backend,
                      contracts={"ProofStaking": staking_addr, "EPOS": staking.epos.address,
                                 "V2VSettlement": settle_addr},
-                     administrator=op.address, edge_servers=[], block_number=int(receipt["blockNumber"]),
-                     parameters={"slash_bps": params.slash_bps, "beta_bps": params.beta_bps, "kind": "PoSOC",
-                                 "abi_dir": artifacts_dir()})
+                     administrator=roles.administrator, edge_servers=[], block_number=int(receipt["blockNumber"]),
+                     parameters=parameters, guardian=roles.guardian)
     _write_atomic(_record_path(Path(data_dir), chain.chain_id, "fleet"), json.dumps(dep.to_json(), indent=2) + "\n")
     return dep, True
+
+
+_ROLE_NAMES = {bytes(32): "administrator", keccak(b"OPERATOR_ROLE"): "operator", keccak(b"GUARDIAN_ROLE"): "guardian"}
+
+
+def staking_role_holders(chain: Chain, dep: Deployment, market: str) -> list[tuple[str, str]]:
+    """(role, address) of every account that holds a role of a community or fleet deployment now,
+    read from the chain: each ``RoleGranted`` since the deployment still in force (``hasRole``),
+    a pending administrator transfer, and the settlement's treasury."""
+    out: list[tuple[str, str]] = []
+    for name in ("ProofStaking", "V2VSettlement"):
+        if name not in dep.contracts:
+            continue
+        c = chain.contract(name, dep.contracts[name])
+        granted = {(bytes(e["args"]["role"]), to_checksum_address(e["args"]["account"]))
+                   for e in c.events.RoleGranted().get_logs(from_block=dep.block_number)}
+        for role, account in sorted(granted):
+            if c.functions.hasRole(role, account).call():
+                out.append((f"{market} {name} {_ROLE_NAMES.get(role, '0x' + role.hex())}", account))
+        pending, _ = c.functions.pendingDefaultAdmin().call()
+        if int(pending, 16) != 0:
+            out.append((f"{market} {name} pending administrator", to_checksum_address(pending)))
+        if name == "V2VSettlement":
+            out.append((f"{market} {name} treasury", to_checksum_address(c.functions.treasury().call())))
+    return out

@@ -34,7 +34,8 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     """Build the app: opens (or connects to) the chain and deploys the market if needed.
 
     With ``env="prod"`` it refuses (:class:`~gridledger.errors.ConfigError`) a chain whose
-    administrator, edge servers or faucet hold a well-known development key.
+    administrator, edge servers or faucet, or any role holder of the community's or the fleet's
+    staking and settlement contracts, hold a well-known development key.
     """
     settings = settings or Settings()
     gl = state or build_state(settings)

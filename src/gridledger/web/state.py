@@ -15,7 +15,7 @@ from gridledger.errors import ConfigError
 from gridledger.ledger.accounts import open_vault
 from gridledger.ledger.chain import Chain, LocalSigner, Signer, open_chain
 from gridledger.ledger.clients import ETSCClient
-from gridledger.ledger.deploy import MarketDeployment, deploy_market, load_deployment
+from gridledger.ledger.deploy import MarketDeployment, deploy_market, load_deployment, staking_role_holders
 from gridledger.ledger.keys import is_well_known
 from gridledger.ledger.keystore import Keystore, KeystoreError
 from gridledger.web.indexer import Index
@@ -69,7 +69,11 @@ class AppState:
         """Sign-ups and meter creation check a name and create it as one step."""
         self.dashboard_lock = threading.Lock()
         self.rounds: dict[tuple[str, int], dict[str, Any]] = {}
-        """Closed PoEG/PoSOC rounds of the ledger dashboard (they never change again)."""
+        """Closed PoEG/PoSOC rounds of the ledger dashboard (their validators, burns and miner never
+        change again; the UPOS paid out of a sealed round's pool may, see ``rewards_open``)."""
+        self.rewards_open: set[tuple[str, int]] = set()
+        """Closed rounds in ``rounds`` whose members may still claim UPOS (``claimReward`` has no
+        end): only their ``reward`` is read again."""
 
     def at_head(self, key: Any, compute: Any) -> Any:
         """``compute()``, cached until the chain's head moves; a hit takes no lock."""
@@ -138,11 +142,22 @@ class AppState:
             self.chain.send_value(faucet, address, int(self.settings.faucet_ether * ETHER))
 
     def privileged_accounts(self) -> dict[str, str]:
-        """Role -> address of every account whose key gives power: administrator, edge servers, faucet."""
+        """Role -> address of every account whose key gives power: the market's administrator and
+        edge servers, the faucet, and every role of the community's and the fleet's staking and
+        settlement contracts (administrator, operator, guardian, pending administrator, treasury)."""
         with self.lock:
             out = {"administrator": self.etsc.administrator()}
             out.update({f"edge server {k + 1}": a for k, a in enumerate(self.etsc.edge_servers())})
             faucet = self.faucet()
+            for market in ("community", "fleet"):
+                dep = load_deployment(self.chain, self.settings.data_dir, market)
+                if dep is not None:
+                    for role, address in staking_role_holders(self.chain, dep, market):
+                        k, label = 1, role
+                        while label in out:  # several holders of one role
+                            k += 1
+                            label = f"{role} {k}"
+                        out[label] = address
         if faucet is not None:
             out["faucet"] = faucet.address
         return {role: to_checksum_address(a) for role, a in out.items()}

@@ -1,25 +1,16 @@
-"""Chains for the contract suite: the same tests run on the embedded py-evm chain and on anvil."""
+"""The ETSC market fixture; the chains (embedded py-evm and anvil) come from tests/conftest.py."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from gridledger.ledger.chain import Chain, EmbeddedChain, RPCChain, Signer, derived_signer
+from gridledger.ledger.chain import Chain, Signer, derived_signer
 from gridledger.ledger.clients import ETSCClient, ETSCConfig
 from gridledger.ledger.keys import random_signer
 from gridledger.ledger.units import elecoins_to_units
 
-REPO = Path(__file__).resolve().parents[3]
-ANVIL = REPO / "contracts" / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
 ETHER = 10**18
 Q_UNITS = 6 * 10**14  # 0.6 elecoin per kWh in elecoin units per Wh
 PRICE_WEI = 10**15  # 0.001 native coin per elecoin
@@ -28,48 +19,6 @@ MAX_PRICE_WEI = 10**17
 REDEMPTION_WEI = 5 * 10**13
 RATED_W = 100_000  # 100 kWh per one-hour slot
 SUPPLY = elecoins_to_units(1_000_000)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def anvil_url() -> Iterator[str]:
-    """A real anvil node on 127.0.0.1 and a free port, stopped by PID at the end."""
-    assert ANVIL.exists(), f"anvil is not installed at {ANVIL} (run `make test`, which runs npm ci in contracts/)"
-    port = _free_port()
-    proc = subprocess.Popen([str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent",
-                             "--balance", "1000000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                RPCChain(url)
-                break
-            except Exception:
-                if time.time() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.1)
-        yield url
-    finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-
-
-@pytest.fixture(params=["embedded", "anvil"])
-def chain(request) -> Iterator[Chain]:
-    if request.param == "embedded":
-        c: Chain = EmbeddedChain(None)
-    else:
-        c = RPCChain(request.getfixturevalue("anvil_url"))
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 @dataclass

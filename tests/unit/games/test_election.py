@@ -76,7 +76,7 @@ def test_all_refuse():
     assert res.miner is None and set(res.slashed) == {0, 1}
 
 
-# ---- the seeded draw of the on-chain election (ProofStaking.pick)
+# ---- the seeded draws of the on-chain election (ProofStaking.elect and pick)
 
 @pytest.mark.seed_sensitive
 def test_seeded_selection_frequencies_match_weights():
@@ -84,39 +84,59 @@ def test_seeded_selection_frequencies_match_weights():
 
     from gridledger.games.election import seeded_selection
 
-    rng = np.random.default_rng(5)
+    seed = bytes(range(32))
     w = [6, 0, 3, 1]
     counts = np.zeros(4)
-    for _ in range(3000):
-        counts[seeded_selection(w, rng.bytes(32), 1)] += 1
+    for a in range(3000):  # successive draws of one seed are independent
+        counts[seeded_selection(w, seed, a)] += 1
     assert counts[1] == 0  # a zero weight is never drawn
     p = stats.chisquare(counts[[0, 2, 3]], 3000 * np.array([0.6, 0.3, 0.1])).pvalue
     assert p > 1e-6, counts
     assert stats.chisquare(counts[[0, 2, 3]], np.full(3, 1000.0)).pvalue < 1e-6  # a wrong law is rejected
 
 
-def test_seeded_selection_is_a_function_of_seed_round_and_attempt():
+def test_seeded_selection_is_a_function_of_seed_and_attempt():
     from gridledger.games.election import seeded_draw, seeded_selection
 
     seed = bytes(range(32))
-    assert seeded_selection([1, 1, 1], seed, 3, 0) == seeded_selection([1, 1, 1], seed, 3, 0)
-    assert len({seeded_draw(seed, r, a) for r in range(3) for a in range(3)}) == 9
-    assert seeded_selection([0, 0], seed, 1) is None
+    assert seeded_selection([1, 1, 1], seed, 3) == seeded_selection([1, 1, 1], seed, 3)
+    assert len({seeded_draw(seed, a) for a in range(9)}) == 9
+    assert seeded_selection([0, 0], seed) is None
     with pytest.raises(ValueError, match="non-negative"):
-        seeded_selection([1, -1], seed, 1)
+        seeded_selection([1, -1], seed)
     with pytest.raises(ValueError, match="32 bytes"):
-        seeded_draw(b"short", 1, 0)
+        seeded_draw(b"short", 0)
 
 
-def test_seeded_election_excludes_refusers_in_order():
-    from gridledger.games.election import elect_with_penalties_seeded
+def test_seeded_election_rejects_draws_of_excluded_validators():
+    """Rejection sampling: an eligible validator wins with probability stake / eligible stake."""
+    from scipy import stats
 
-    seed = bytes(32)
-    res = elect_with_penalties_seeded([5, 5, 5], lambda k: k != 2, seed, 1)
-    assert res.miner == 2
-    assert list(res.slashed) == [a.candidate for a in res.attempts if a.refused]
-    assert [a.candidate for a in res.attempts][-1] == 2
-    assert all(a.refused for a in res.attempts[:-1]) and not res.attempts[-1].refused
-    assert len({a.candidate for a in res.attempts}) == len(res.attempts)  # no one drawn twice
-    none = elect_with_penalties_seeded([5, 0, 5], lambda k: True, seed, 1)
-    assert none.miner is None and sorted(none.slashed) == [0, 2]
+    from gridledger.games.election import seeded_election
+
+    weights, owners = [4, 2, 3, 1], [0, 1, 0, 2]  # validator 0 holds two stakes
+    counts = np.zeros(3)
+    for k in range(2000):
+        seed = k.to_bytes(32, "big")
+        winner, nxt = seeded_election(weights, owners, lambda v: v != 1, seed)
+        assert winner in (0, 2) and nxt >= 1
+        counts[winner] += 1
+    p = stats.chisquare(counts[[0, 2]], 2000 * np.array([7 / 8, 1 / 8])).pvalue
+    assert p > 0.001, counts
+    assert seeded_election(weights, owners, lambda v: v == 1, bytes(32))[0] == 1  # the only eligible one
+    assert seeded_election([0, 5], [0, 1], lambda v: v == 0, bytes(32)) == (None, 0)  # no eligible stake
+    with pytest.raises(ValueError, match="same length"):
+        seeded_election([1], [0, 1], lambda v: True, bytes(32))
+
+
+def test_election_entropy_ignores_the_order_of_reveals():
+    from eth_utils import to_checksum_address
+
+    from gridledger.games.election import election_entropy, election_seed
+
+    a = (to_checksum_address("0x" + "11" * 20), bytes([1]) * 32)
+    b = (to_checksum_address("0x" + "22" * 20), bytes([2]) * 32)
+    assert election_entropy([a, b]) == election_entropy([b, a]) != election_entropy([a])
+    assert election_entropy([]) == bytes(32)
+    s1 = election_seed(election_entropy([a, b]), bytes(32), a[0], 1)
+    assert s1 != election_seed(election_entropy([a, b]), bytes(32), a[0], 2)

@@ -14,7 +14,19 @@ from gridledger.ledger.clients.epos import EPOSClient
 from gridledger.ledger.clients.erc20 import ERC20Client
 from gridledger.ledger.clients.etsc import AccountState, ETSCClient, ETSCConfig, MeterInfo, Qualification, Totals
 from gridledger.ledger.clients.settlement import V2VSettlementClient
-from gridledger.ledger.clients.staking import Phase, RoundInfo, StakingClient, seed_commitment
+from gridledger.ledger.clients.staking import (
+    MemberInfo,
+    Phase,
+    RoundInfo,
+    StakeIntent,
+    StakingClient,
+    ValidatorInfo,
+    ValidatorStatus,
+    block_digest,
+    commitment,
+    new_secret,
+    trades_digest,
+)
 from gridledger.ledger.clients.upos import UPOSClient
 
 __all__ = [
@@ -27,15 +39,22 @@ __all__ = [
            "ETSCConfig",
            "ElecoinClient",
            "Event",
+           "MemberInfo",
            "MeterInfo",
            "Phase",
            "Qualification",
            "RoundInfo",
+           "StakeIntent",
            "StakingClient",
            "Totals",
            "TxResult",
            "UPOSClient",
            "V2VSettlementClient",
+           "ValidatorInfo",
+           "ValidatorStatus",
+           "block_digest",
+           "commitment",
            "decode_events",
-           "seed_commitment",
+           "new_secret",
+           "trades_digest",
 ]

@@ -1,4 +1,4 @@
-"""UPOS, the energy-credit reward token (thesis 3.4.5)."""
+"""UPOS, the energy-credit reward token (thesis 3.4.5): minted only by its ProofStaking."""
 
 from __future__ import annotations
 
@@ -10,20 +10,15 @@ from gridledger.ledger.clients.erc20 import ERC20Client
 
 
 class UPOSClient(ERC20Client):
-    """UPOS, the ERC-20 energy credit (mining rewards)."""
+    """UPOS, the ERC-20 energy credit (mining rewards); its only minter is the staking contract."""
 
     contract_name = "UPOS"
 
-    def minter_role(self) -> bytes:
-        return bytes(self.contract.functions.MINTER_ROLE().call())
-
-    def is_minter(self, account: str) -> bool:
-        return bool(self.contract.functions.hasRole(self.minter_role(), to_checksum_address(account)).call())
-
-    def grant_minter(self, admin: Signer, account: str) -> TxResult:
-        return self._send(admin, "grantRole", self.minter_role(), to_checksum_address(account))
+    def minter(self) -> str:
+        return to_checksum_address(self.contract.functions.minter().call())
 
     def mint(self, signer: Signer, to: str, amount: int) -> TxResult:
+        """Refused (``UPOSNotMinter``) unless ``signer`` is the minter contract: kept for tests of that."""
         return self._send(signer, "mint", to_checksum_address(to), amount)
 
     def burn(self, signer: Signer, amount: int) -> TxResult:

@@ -426,7 +426,9 @@ def ledger_lines(ledger: dict[str, Any]) -> list[str]:
     lines = ["## On chain (PoEG staking, thesis section 3.4.5)", "",
              f"Round {ledger['round']} of ProofStaking `{ch['contracts']['ProofStaking']}` on the {ch['backend']} "
              f"chain {ch['chain_id']}: {ledger['transactions']} transactions, {ledger['gas_used']:,} gas. "
-             f"Election seed `{ledger['seed']}` (committed as `{ledger['seed_commitment']}` before staking).", "",
+             f"Election seed `{ledger['seed']}`: the XOR of the validators' revealed secrets (`{ledger['entropy']}`) "
+             f"mixed with the chain's randomness of the block after the reveal deadline (`{ledger['beacon']}`); "
+             "staking and crediting had closed before any secret was revealed.", "",
              "| coalition | validator | stake (EPOS) |", "| --- | --- | --- |"]
     for v in ledger["validators"]:
         lines.append(f"| {v['coalition']} | `{v['validator']}` | {v['stake_epos']:.4f} |")
@@ -434,6 +436,9 @@ def ledger_lines(ledger: dict[str, Any]) -> list[str]:
     for k, a in enumerate(ledger["election"]):
         outcome = f"refused, {a['slashed_epos']:.4f} EPOS slashed" if a["refused"] else "sealed the block"
         lines.append(f"| {k} | {a['coalition']} | {a['probability']:.3f} | {outcome} |")
-    lines += ["", f"Mining reward paid: {ledger['reward_upos']:.6f} UPOS to the miner's coalition; "
+    if ledger.get("digest"):
+        lines += ["", f"The miner sealed the round's record: digest `{ledger['digest']}`."]
+    lines += ["", f"Mining reward paid: {ledger['reward_upos']:.6f} UPOS to the miner's coalition, out of the "
+              f"members' fees M_r = {ledger.get('fee_pool_upos', 0.0):.6f} UPOS (delta x savings, eq. 3.23); "
               f"{ledger['trades_recorded']} energy transactions ({ledger['traded_kwh']:.3f} kWh) recorded.", ""]
     return lines

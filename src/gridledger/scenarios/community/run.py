@@ -37,12 +37,7 @@ from gridledger.games.coalitions import (
     form_coalitions,
 )
 from gridledger.games.community_baselines import noncooperative
-from gridledger.games.election import (
-    ElectionResult,
-    NoEligibleMinerError,
-    elect_with_penalties,
-    elect_with_penalties_seeded,
-)
+from gridledger.games.election import ElectionResult, NoEligibleMinerError, elect_with_penalties
 from gridledger.games.poeg import coalition_proof_score, member_proof_scores, singleton_proof_scores
 from gridledger.games.shapley import shapley_exact, shapley_sampled
 from gridledger.grid.dispatch import EDC, CoalitionLP, alone_losses
@@ -422,17 +417,35 @@ def mining_reward(config: CommunityConfig, savings_kwh: NDArray[np.float64], min
     return Reward(config.delta, fees, worth, shares, stderr)
 
 
+
+@dataclass(frozen=True)
+class PreElection:
+    """What a community day has fixed before its miner is drawn (what the ledger records first)."""
+
+    partition: tuple[tuple[int, ...], ...]
+    member_scores: NDArray[np.float64]
+    """Proof scores PS_Si (eq. 3.6), kWh."""
+    savings_kwh: NDArray[np.float64]
+    """E^save of each prosumer (eq. 3.19), kWh."""
+    transactions: list[dict[str, Any]]
+    malicious: frozenset[int]
+    """Prosumers that refuse to seal a block (eq. 3.24)."""
+
+
+Electer = Callable[[PreElection], ElectionResult]
+"""Draws the miner of a day (e.g. on chain), returning attempts with partition indices."""
+
+
 def run_community_day(config: CommunityConfig, inputs: CommunityInput, rng: np.random.Generator,
-                      election_seed: tuple[bytes, int] | None = None, operator: int | None = None,
+                      electer: Electer | None = None, operator: int | None = None,
                       f: NDArray[np.float64] | None = None, grid: CommunityGrid | None = None) -> CommunityDay:
     """Algorithm 3 for one time period, with the reference optimum, the stability proof, the
     election, the fee-funded reward and payoffs.
 
-    ``election_seed`` = (32-byte seed, round number) makes the election the on-chain draw of
-    ProofStaking (weights: the coalitions' proof scores in EPOS units, in partition order), so
-    that the chain elects the same miner; by default the draw uses ``rng``. ``f`` (and
-    ``grid``) replace the loss fractions (and grid) of the inputs or of the configured model.
-    On a feeder's grid the power-flow model is the feeder's own (``powerflow`` is recorded as
+    ``electer`` draws the miner instead of the simulation's generator: the on-chain election
+    (scenarios.community.chain), whose randomness no single party chooses. ``f`` (and ``grid``)
+    replace the loss fractions (and grid) of the inputs or of the configured model. On a
+    feeder's grid the power-flow model is the feeder's own (``powerflow`` is recorded as
     ``feeder``).
     """
     start = time.perf_counter()
@@ -474,9 +487,22 @@ def run_community_day(config: CommunityConfig, inputs: CommunityInput, rng: np.r
     def refuses(k: int) -> bool:
         return bool(malicious.intersection(part[k]))
 
-    if election_seed is not None:
-        units = stake_units(scores)
-        election = elect_with_penalties_seeded([sum(units[i] for i in c) for c in part], refuses, *election_seed)
+    savings = alone - formation.member_loss
+    transactions: list[dict[str, Any]] = []
+    for c in part:
+        plan = formation.allocations[c].plan
+        if plan is None:  # an untouched singleton trades with the EDC
+            b = balance[c[0]]
+            if b > 0:
+                transactions.append({"from": c[0], "to": EDC, "energy_kwh": float(b), "loss_kwh": float(alone[c[0]])})
+            elif b < 0:
+                transactions.append({"from": EDC, "to": c[0], "energy_kwh": float(-b), "loss_kwh": float(alone[c[0]])})
+            continue
+        idx = np.append(np.asarray(c), n)
+        transactions.extend(plan.transactions(f[np.ix_(idx, idx)]))
+
+    if electer is not None:
+        election = electer(PreElection(tuple(part), scores, savings, transactions, frozenset(malicious)))
     else:
         try:
             election = elect_with_penalties([coal_scores[c] for c in part], refuses, election_rng)
@@ -484,15 +510,8 @@ def run_community_day(config: CommunityConfig, inputs: CommunityInput, rng: np.r
             election = ElectionResult(None, ())
     miner = part[election.miner] if election.miner is not None else None
 
-    savings = alone - formation.member_loss
     reward = mining_reward(cfg, savings, miner, oracle, alone, scores, shapley_rng)
     payoffs = cfg.price_per_kwh * (savings - reward.fees_kwh + reward.shares_kwh)   # eq. (3.22), Lemma 2
-
-    transactions: list[dict[str, Any]] = []
-    for c in part:
-        plan = formation.allocations[c].plan
-        idx = np.append(np.asarray(c), n)
-        transactions.extend(plan.transactions(f[np.ix_(idx, idx)]))
     grand_p2p = float(sum(x for a, b, x in zip(grand.arc_from, grand.arc_to, grand.arc_kwh, strict=True)
                           if a < n and b < n))
     day = CommunityDay(cfg, inputs, grid, f, balance, alone, singleton, formation, scores, coal_scores, election,

@@ -26,31 +26,44 @@ def dashboard(state: State) -> dict[str, Any]:
 def ledger_dashboard(state: State, rounds: Annotated[int, Query(ge=1, le=100)] = 10) -> dict[str, Any]:
     """The community's PoEG rounds and the fleet's PoSOC rounds and settlement, read from the chain.
 
-    A closed round never changes again: it is read once and kept (``state.rounds``), so any
-    ``rounds`` costs only the reads of the open round at a new head; each round is read under the
-    chain lock on its own, so writes are never held up for the whole page.
+    A closed round's validators, burns and miner never change again: it is read once and kept
+    (``state.rounds``), so any ``rounds`` costs only the reads of the open round at a new head, plus
+    one read of the UPOS paid for each closed round whose members may still claim their share; each
+    round is read under the chain lock on its own, so writes are never held up for the whole page.
     """
     return state.at_head(("ledger", rounds), lambda: _ledger_dashboard(state, rounds))
 
 
 def _round(gl: AppState, st: Any, r: int) -> dict[str, Any]:
-    from gridledger.ledger.clients.staking import Phase
+    from gridledger.ledger.clients.staking import Phase, ValidatorStatus
     from gridledger.ledger.units import token_units_to_kwh
 
     key = (st.address, r)
     hit = gl.rounds.get(key)
     if hit is not None:
-        return hit
+        if key not in gl.rewards_open:
+            return hit
+        with gl.lock:  # a sealed round's members may still claim their share: one read
+            info = st.round_info(r)
+        if info.reward >= info.fee_pool:
+            gl.rewards_open.discard(key)
+        return {**hit, "reward": token_units_to_kwh(info.reward)}
     with gl.lock:
         info = st.round_info(r)
-        validators = [{"address": v, "stake": token_units_to_kwh(st.stake_behind(r, v)),
-                       "backers": len(st.backers(r, v)), "slashed": st.is_slashed(r, v)}
-                      for v in st.validators(r)]
+        validators = []
+        for v in st.validators(r):
+            vi = st.validator_info(r, v)
+            validators.append({"address": v, "stake": token_units_to_kwh(vi.stake_behind), "backers": vi.backers,
+                               "slashed": vi.status == ValidatorStatus.SLASHED})
         out = {"round": r, "phase": info.phase.name.lower(), "miner": st.miner_of(r),
                "members": info.members, "credited": token_units_to_kwh(info.credited),
                "slashed": token_units_to_kwh(info.slashed), "reward": token_units_to_kwh(info.reward),
                "traded_kwh": info.traded_wh / 1000, "validators": validators}
     if info.phase == Phase.CLOSED:
+        # Validators, burns and miner are final once a round is closed; the UPOS paid out of a
+        # sealed, unchallenged round's pool grows with each claim until the pool is paid.
+        if info.digest != bytes(32) and not info.challenged and info.reward < info.fee_pool:
+            gl.rewards_open.add(key)
         gl.rounds[key] = out
     return out
 
@@ -81,11 +94,16 @@ def _ledger_dashboard(gl: AppState, last: int) -> dict[str, Any]:
         evs = sorted({e["args"]["ev"] for e in gl.index.events_of(settle.address, "Settled")})
         fleet_rounds = rounds(settle.staking)
         with gl.lock:
+            window = settle.claim_window()
+            accounts = {a: settle.account(a) for a in evs}
+            # The fee is deducted when a profit is deposited: an EV owes nothing; what it has not
+            # collected goes to the fleet's treasury once the claim window after its last credit ends.
             out["fleet"] = {
                 "contracts": dep.contracts, "beta_bps": settle.beta_bps(), "rounds": fleet_rounds,
-                "held_wei": str(gl.chain.balance(settle.address)),
-                "evs": [{"address": a, "held_wei": str(settle.held(a)), "owed_wei": str(settle.owed(a)),
-                         "fees_credit_wei": str(settle.miner_credit(a))} for a in evs]}
+                "held_wei": str(gl.chain.balance(settle.address)), "claim_window_blocks": window,
+                "evs": [{"address": a, "held_wei": str(x.held), "fees_credit_wei": str(x.fees),
+                         "expires_after_block": (x.last_credit_block + window) if x.held + x.fees > 0 else None}
+                        for a, x in accounts.items()]}
     return out
 
 

@@ -12,8 +12,8 @@ api("GET", "/api/dashboard/ledger").then(d => {
     const coin = w => (Number(w) / 1e18).toFixed(6);
     show("f-status", `beta ${d.fleet.beta_bps / 100}%; ${coin(d.fleet.held_wei)} coin held by the settlement contract`, "ok");
     document.getElementById("f-rounds").innerHTML = roundRows(d.fleet.rounds);
-    document.getElementById("f-evs").innerHTML = `<tr><th>EV</th><th>profit held</th><th>fee owed</th><th>fees to collect</th><th>state</th></tr>` +
-      d.fleet.evs.map(e => `<tr><td>${addr(e.address)}</td><td>${coin(e.held_wei)}</td><td>${coin(e.owed_wei)}</td><td>${coin(e.fees_credit_wei)}</td><td>${Number(e.owed_wei) > 0 ? "profit confiscated until the fee is paid" : "in good standing"}</td></tr>`).join("");
+    document.getElementById("f-evs").innerHTML = `<tr><th>EV</th><th>profit held (fee deducted)</th><th>fees to collect</th><th>state</th></tr>` +
+      d.fleet.evs.map(e => `<tr><td>${addr(e.address)}</td><td>${coin(e.held_wei)}</td><td>${coin(e.fees_credit_wei)}</td><td>${e.expires_after_block === null ? "collected" : `uncollected: to the treasury after block ${e.expires_after_block}`}</td></tr>`).join("");
   } else show("f-status", "no fleet settlement on this chain yet: gridledger v2v settle --model DIR --data-dir DIR", "info");
 }).catch(e => { show("c-status", e.message, "err"); show("f-status", e.message, "err"); });
 api("GET", "/api/dashboard/elecoin").then(d => {
