@@ -178,7 +178,7 @@ def test_full_flow_in_the_browser(server, browser):
     page.wait_for_selector("text=Transactions (")
     shot(page, "06-explorer-address")
     page.goto(f"{base}/dashboard")
-    page.wait_for_selector("#status.ok", timeout=60_000)
+    page.wait_for_selector("#status.ok", timeout=300_000)  # the page polls while DMA-UBRL runs (once per server)
     assert page.locator("svg").count() >= 4
     page.wait_for_selector("#c-status.ok")
     page.wait_for_selector("#f-status.ok")

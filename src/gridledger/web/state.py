@@ -68,6 +68,8 @@ class AppState:
         self.signup_lock = threading.Lock()
         """Sign-ups and meter creation check a name and create it as one step."""
         self.dashboard_lock = threading.Lock()
+        self.dashboard_thread: threading.Thread | None = None
+        """The one background computation of the elecoin dashboard (routes/dashboard.py)."""
         self.rounds: dict[tuple[str, int], dict[str, Any]] = {}
         """Closed PoEG/PoSOC rounds of the ledger dashboard (their validators, burns and miner never
         change again; the UPOS paid out of a sealed round's pool may, see ``rewards_open``)."""

@@ -212,7 +212,17 @@ def test_read_routes_and_explorer(world):
 
 @pytest.mark.seed_sensitive
 def test_dashboard_serves_the_cli_results(world):
+    gl = world.client.app.state.gl
+    answers = [world.client.get("/api/dashboard/elecoin").json() for _ in range(5)]
+    assert all(a == {"pending": True} for a in answers) or gl.dashboard is not None
+    started = gl.dashboard_thread
+    assert started is not None
+    for _ in range(5):  # more requests while it runs start nothing more
+        world.client.get("/api/dashboard/elecoin")
+    assert gl.dashboard_thread is started
+    started.join(timeout=600)
     d = world.client.get("/api/dashboard/elecoin").json()
+    assert "pending" not in d and "error" not in d, d
     for pricing in ("unified", "discriminated"):
         assert d[pricing]["episodes"] and len(d[pricing]["demands"]) == 4
     assert abs(d["unified"]["learned"]["price"] - d["unified"]["analytic"]["price"]) \

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -10,16 +12,38 @@ from gridledger.web.deps import State
 from gridledger.web.state import AppState
 
 router = APIRouter(tags=["dashboard"])
+logger = logging.getLogger(__name__)
 
 
 @router.get("/api/dashboard/elecoin")
 def dashboard(state: State) -> dict[str, Any]:
-    """Equilibrium prices and demands, and DMA-UBRL convergence (the CLI's results)."""
+    """Equilibrium prices and demands, and DMA-UBRL convergence (the CLI's results).
+
+    DMA-UBRL takes seconds of CPU: the first request starts it in one background thread (once
+    per server, however many requests arrive) and every request answers at once, with
+    ``{"pending": true}`` until the result is there. No request waits for it or can start another.
+    """
     if state.dashboard is None:
-        with state.dashboard_lock:  # computed once, however many requests arrive first
-            if state.dashboard is None:
-                state.dashboard = _elecoin_dashboard()
+        _start_once(state)
+        return {"pending": True}
     return state.dashboard
+
+
+def _start_once(state: AppState) -> None:
+    with state.dashboard_lock:
+        if state.dashboard_thread is None:
+            state.dashboard_thread = threading.Thread(target=_compute, args=(state,), name="gridledger-dashboard",
+                                                      daemon=True)
+            state.dashboard_thread.start()
+
+
+def _compute(state: AppState) -> None:
+    try:
+        result = _elecoin_dashboard()
+    except Exception as exc:  # shown on the page; never a server error
+        logger.exception("the elecoin dashboard could not be computed")
+        result = {"error": f"the elecoin dashboard could not be computed: {exc}"}
+    state.dashboard = result
 
 
 @router.get("/api/dashboard/ledger")

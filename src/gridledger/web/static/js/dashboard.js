@@ -16,7 +16,9 @@ api("GET", "/api/dashboard/ledger").then(d => {
       d.fleet.evs.map(e => `<tr><td>${addr(e.address)}</td><td>${coin(e.held_wei)}</td><td>${coin(e.fees_credit_wei)}</td><td>${e.expires_after_block === null ? "collected" : `uncollected: to the treasury after block ${e.expires_after_block}`}</td></tr>`).join("");
   } else show("f-status", "no fleet settlement on this chain yet: gridledger v2v settle --model DIR --data-dir DIR", "info");
 }).catch(e => { show("c-status", e.message, "err"); show("f-status", e.message, "err"); });
-api("GET", "/api/dashboard/elecoin").then(d => {
+const elecoin = () => api("GET", "/api/dashboard/elecoin").then(d => {
+  if (d.pending) { show("status", "DMA-UBRL is learning the equilibrium (once per server, seconds)...", "info"); setTimeout(elecoin, 2000); return; }
+  if (d.error) { show("status", d.error, "err"); return; }
   show("status", "ready", "ok");
   for (const [key, p] of [["u", "unified"], ["d", "discriminated"]]) {
     const r = d[p];
@@ -28,3 +30,4 @@ api("GET", "/api/dashboard/elecoin").then(d => {
       [["analytic", r.analytic], ["DMA-UBRL", r.learned]].map(([n, o]) => `<tr><td>${n}</td><td>${esc(JSON.stringify(Array.isArray(o.price) ? o.price.map(x => +x.toFixed(2)) : +o.price.toFixed(3)))}</td><td>${o.server_utility.toFixed(2)}</td><td>${o.total_prosumer_utility.toFixed(2)}</td></tr>`).join("");
   }
 }).catch(e => show("status", e.message, "err"));
+elecoin();
