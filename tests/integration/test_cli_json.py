@@ -54,6 +54,11 @@ INVOCATIONS: list[tuple[str, list[str]]] = [
     ("forecast train", ["--data", "citylearn", "--epochs", "1"]),
     ("reproduce", ["thesis-fig3.4", "--data", "citylearn", "--smoke", "--set", "epochs=1", "--out", "{tmp}/r4"]),
 ]
+FLOWER_INVOCATIONS: list[tuple[str, list[str]]] = [
+    ("v2v federate", ["--evs", "2", "--rounds", "1", "--write-app", "{tmp}/flower-app"]),
+]
+"""Commands that need the optional Flower extra: run by test_flower_commands_print_one_json_document
+in .venv-flower (make test-flower)."""
 
 
 def _json_commands(group, prefix: str = "") -> set[str]:
@@ -71,7 +76,7 @@ def test_every_json_command_is_covered():
     """A new command with ``--json`` must be added to INVOCATIONS."""
     commands = _json_commands(typer.main.get_command(app))
     assert commands, "no command has --json?"
-    assert commands == {c for c, _ in INVOCATIONS}
+    assert commands == {c for c, _ in INVOCATIONS + FLOWER_INVOCATIONS}
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +92,17 @@ def scratch(tmp_path_factory):
 @pytest.mark.seed_sensitive
 def test_stdout_is_exactly_one_json_document(scratch):
     """In order (later commands use what earlier ones wrote); stdout must parse, whatever stderr holds."""
+    _check_one_json_document_each(scratch, INVOCATIONS)
+
+
+@pytest.mark.flower
+def test_flower_commands_print_one_json_document(scratch):
+    _check_one_json_document_each(scratch, FLOWER_INVOCATIONS)
+
+
+def _check_one_json_document_each(scratch, invocations: list[tuple[str, list[str]]]) -> None:
     env = {**os.environ, "GRIDLEDGER_PASSWORD": PASSWORD}
-    for command, args in INVOCATIONS:
+    for command, args in invocations:
         argv = [*command.split(), *(a.replace("{tmp}", str(scratch)) for a in args), "--json"]
         res = subprocess.run([sys.executable, "-m", "gridledger", *argv], capture_output=True, text=True, env=env,
                              timeout=900, check=False)
