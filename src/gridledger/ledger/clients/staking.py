@@ -252,8 +252,14 @@ class StakingClient(ContractClient):
         return out
 
     # -- anyone
+    ELECT_HEADROOM_GAS = 1_500_000
+    """Room above the node's estimate for ``elect``: the draws depend on the randomness of the block
+    that includes the transaction, so the block the estimate ran on may have needed fewer of them
+    (at most MAX_DRAWS = 32 rejection-sampled draws of O(log n) storage reads each per call)."""
+
     def elect(self, sender: Signer) -> TxResult:
-        return self._send(sender, "elect", gas="estimate")
+        estimate = self.chain.estimate_gas(sender, self.address, self._encode("elect", []), 0)
+        return self._send(sender, "elect", gas=estimate + self.ELECT_HEADROOM_GAS)
 
     def seal_hash(self, round_: int, digest: bytes) -> bytes:
         return typed_hash(self._separator, keccak(encode(["bytes32", "uint256", "bytes32"],
