@@ -2,7 +2,9 @@
 
 ``$GRIDLEDGER_DATA`` wins; otherwise the first ``shared/data`` folder found beside the checkout or
 one of its parents (a worktree sits one level deeper than the main checkout). Tests that need
-the full files skip, saying why, when neither exists; the shipped subsets need nothing.
+the full files fail, saying where they looked, when neither exists (CI always has ../shared beside
+the clone, so a missing dataset is a broken setup, not a reason to pass); the shipped subsets need
+nothing.
 """
 
 from __future__ import annotations
@@ -29,5 +31,6 @@ def shared_data() -> Path | None:
 def require_shared_data() -> Path:
     found = shared_data()
     if found is None:
-        pytest.skip("the full real datasets (../shared/data or $GRIDLEDGER_DATA) are not on this machine")
+        pytest.fail(f"the full real datasets are not on this machine: set $GRIDLEDGER_DATA or put the project's "
+                    f"shared/ folder beside {ROOT} (or one of its parents)", pytrace=False)
     return found
