@@ -14,10 +14,11 @@ from eth_utils import to_checksum_address
 from gridledger.errors import ConfigError
 from gridledger.ledger.chain import Chain, EmbeddedChain, LocalSigner, Signer, open_chain
 from gridledger.ledger.clients import ETSCClient
-from gridledger.ledger.deploy import MarketDeployment, deploy_market, load_deployment
+from gridledger.ledger.deploy import MARKETS, Deployment, MarketDeployment, deploy_market, load_deployment
 from gridledger.ledger.keys import is_well_known
 from gridledger.ledger.keystore import Keystore, KeystoreError
 from gridledger.web.indexer import Index
+from gridledger.web.present import Symbols
 from gridledger.web.reader import ChainReader
 from gridledger.web.security import DeviceCookies, PasswordChecker, Throttle
 from gridledger.web.settings import Settings
@@ -49,6 +50,8 @@ class AppState:
     service_signers: dict[str, LocalSigner] = field(default_factory=dict)
     sessions: dict[str, Session] = field(default_factory=dict)
     dashboard: dict[str, Any] | None = None
+    deployments: dict[str, Deployment] = field(default_factory=dict)
+    """The markets gridledger deployed on this chain (elecoin, community, fleet), as recorded."""
     _cache: dict[Any, tuple[int, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -69,6 +72,78 @@ class AppState:
         self.dashboard_lock = threading.Lock()
         self.rounds: dict[tuple[str, int], dict[str, Any]] = {}
         """Closed PoEG/PoSOC rounds of the ledger dashboard (they never change again)."""
+        self.symbols = Symbols(st.native_symbol, "ELC")
+        self._threads: list[threading.Thread] = []
+        self.warmed = threading.Event()
+        """Set once the background start (index caught up, caches filled) has finished."""
+
+    # -- background work (started by the app's lifespan: gridledger serve)
+    def start_background(self, warmers: list[Any]) -> None:
+        """Index in the background, then fill the caches the first pages read (``warmers``:
+        functions of the state), so that a first visit is served from the index and caches."""
+        self.index.start()
+
+        def warm() -> None:
+            self.index.sync()
+            for w in warmers:
+                try:
+                    w(self)
+                except Exception:  # a warm-up that fails is computed on first request instead
+                    pass
+            self.warmed.set()
+
+        t = threading.Thread(target=warm, daemon=True, name="gridledger-warm")
+        t.start()
+        self._threads.append(t)
+
+    def stop_background(self) -> None:
+        self.index.stop()
+
+    # -- labels of accounts (contracts, roles, names given on chain)
+    def labels(self) -> dict[str, dict[str, str]]:
+        """Address -> {label, kind} for every account the chain names: our contracts (by market),
+        the administrator, edge servers, operators and faucet, users' names, meters, EVs and
+        community members."""
+        return self.at_head(("labels", self.index.last_indexed()), self._labels)
+
+    def names(self) -> dict[str, str]:
+        return {a: v["label"] for a, v in self.labels().items()}
+
+    def _labels(self) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {}
+
+        def add(address: str | None, label: str, kind: str) -> None:
+            if not address:
+                return
+            a = to_checksum_address(address)
+            if a in out:
+                if label not in out[a]["label"].split(" · "):
+                    out[a]["label"] += " · " + label
+            else:
+                out[a] = {"label": label, "kind": kind}
+
+        deps = {m: d for m in MARKETS if (d := load_deployment(self.chain, self.settings.data_dir, m)) is not None}
+        self.deployments = deps
+        market_of = {to_checksum_address(a): m for m, d in deps.items() for a in d.contracts.values()}
+        tokens = {t["address"]: t.get("symbol") for t in self.index.tokens()}
+        for a, kind in sorted(self.index.contract_names.items()):
+            m = market_of.get(a)
+            label = kind if m in (None, "elecoin") else f"{m} {kind}"
+            if tokens.get(a):
+                label += f" ({tokens[a]})"
+            add(a, label, "contract")
+        add(self.etsc.administrator(), "administrator", "role")
+        for k, a in enumerate(self.etsc.edge_servers()):
+            add(a, f"edge server {k + 1}", "role")
+        for m in ("community", "fleet"):
+            if m in deps:
+                add(deps[m].administrator, f"{m} operator", "role")
+        faucet = self.faucet()
+        if faucet is not None:
+            add(faucet.address, "faucet", "role")
+        for a, v in self.index.event_labels().items():
+            add(a, v["label"], v["kind"])
+        return out
 
     def at_head(self, key: Any, compute: Any) -> Any:
         """``compute()``, cached until the chain's head moves; a hit takes no lock."""
@@ -147,7 +222,8 @@ class AppState:
         return {role: to_checksum_address(a) for role, a in out.items()}
 
     def close(self) -> None:
-        """Stop the relay's executors (worker processes and threads)."""
+        """Stop the relay's executors (worker processes and threads) and the background indexer."""
+        self.stop_background()
         self.reader.close()
         self.rpc_pool.shutdown(wait=False, cancel_futures=True)
 

@@ -123,7 +123,8 @@ def test_prosumer_flow_buy_check_trade_history(world):
     r = c.post("/api/buy", json={"server": server, "elecoins": 2}, headers=h)
     assert r.status_code == 200 and r.json()["events"][-1]["name"] == "ElecoinsBought"
     q = c.get(f"/api/qualification?retailer={world.bob['address']}&energy_kwh=1", headers=h).json()
-    assert q == {"qualification": "qualified", "qualified": True}
+    assert q["qualification"] == "qualified" and q["qualified"] is True
+    assert q["cost_elecoins"] == pytest.approx(0.6) and q["cost_display"] == "0.6 ELC"  # 1 kWh x Q, before sending
     before = c.get("/api/me", headers=h).json()
     r = c.post("/api/trade", json={"retailer": world.bob["address"], "energy_kwh": 1}, headers=h)
     assert r.status_code == 200

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException
 from gridledger.ledger.keystore import KeystoreError
 from gridledger.ledger.units import kwh_to_wh
 from gridledger.web import schemas as s
-from gridledger.web.deps import Auth, State, chain_access, require_role, tx_out
+from gridledger.web.deps import Auth, State, chain_access, require_role, revert_detail, tx_out
 from gridledger.web.security import Busy, name_key
 
 router = APIRouter(tags=["admin"])
@@ -51,7 +51,7 @@ def add_meter(body: s.MeterIn, sess: Auth, state: State) -> dict[str, Any]:
     user = to_checksum_address(body.user)
     with chain_access(state):
         if not state.etsc.account(user).registered:
-            raise HTTPException(409, {"error": "ETSCNotRegistered", "args": {"account": user}})
+            raise HTTPException(409, revert_detail(state, "ETSCNotRegistered", {"account": user}))
     with state.signup_lock:
         taken = {name_key(e.name) for e in state.keystore.list()}
         n = 1 + sum(1 for k in taken if re.fullmatch(r"meter-\d+", k))

@@ -1,7 +1,8 @@
-"""The edge server's API: declare prices, sales, withdraw proceeds."""
+"""The edge server's API: declare prices, the current prices, sales and proceeds over time, withdraw."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter
@@ -9,6 +10,8 @@ from fastapi import APIRouter
 from gridledger.ledger.units import price_to_wei
 from gridledger.web import schemas as s
 from gridledger.web.deps import Auth, State, chain_access, require_role, tx_out
+from gridledger.web.present import amount, scale
+from gridledger.web.routes.explorer import sync_for_read
 
 router = APIRouter(tags=["edge server"])
 
@@ -28,15 +31,50 @@ def declare(body: s.PriceIn, sess: Auth, state: State) -> s.TxOut:
 
 @router.get("/api/server/sales", responses={401: {"model": s.ErrorOut}})
 def sales(sess: Auth, state: State) -> dict[str, Any]:
+    """The signed-in edge server's sales (newest first), the cumulative elecoins sold and proceeds
+    over time, withdrawals, its current uniform and personal prices, and the proceeds to withdraw."""
     require_role(state, sess, "edge_server")
-    state.index.sync()
-    evs = [e for e in state.index.events_for(sess.address, ("ElecoinsBought",), 500)
-           if e["args"]["server"] == sess.address]
+    sync_for_read(state)
+    me = sess.address
+    sym = state.symbols
+    names = state.names()
+    evs = [e for e in state.index.events_for(me, ("ElecoinsBought",), 10_000) if e["args"]["server"] == me]
+    withdrawals = [e for e in state.index.events_for(me, ("ProceedsWithdrawn",), 10_000)
+                   if e["args"]["server"] == me]
+    personal: dict[str, int] = {}
+    for e in state.index.events_for(me, ("PersonalPriceDeclared",), 10_000)[::-1]:
+        if e["args"]["server"] == me:
+            personal[e["args"]["prosumer"]] = int(e["args"]["weiPerElecoin"])
     with state.lock:
-        proceeds = state.etsc.account(sess.address).proceeds_wei
-    return {"sales": [{"prosumer": e["args"]["prosumer"], "elecoins": int(e["args"]["amount"]) / 1e18,
-                       "paid_wei": str(e["args"]["paid"]), "tx": e["tx"], "block": e["block"]} for e in evs],
-            "proceeds_wei": str(proceeds)}
+        proceeds = state.etsc.account(me).proceeds_wei
+        uniform = int(state.etsc.contract.functions.uniformPrice(me).call())
+    series = []
+    sold = paid = Decimal(0)
+    for e in sorted(evs, key=lambda e: (e["block"], e["log_index"])):
+        sold += scale(e["args"]["amount"], "elecoin")
+        paid += scale(e["args"]["paid"], "native")
+        series.append({"timestamp": e["timestamp"], "block": e["block"], "elecoins": float(sold),
+                       "proceeds": float(paid)})
+    return {
+        "sales": [{"prosumer": e["args"]["prosumer"], "prosumer_label": names.get(e["args"]["prosumer"]),
+                   "elecoins": float(scale(e["args"]["amount"], "elecoin")),
+                   "elecoins_display": amount(e["args"]["amount"], "elecoin", sym),
+                   "paid_wei": str(e["args"]["paid"]), "paid_display": amount(e["args"]["paid"], "native", sym),
+                   "price_display": amount(int(Decimal(int(e["args"]["paid"])) * 10**18 / int(e["args"]["amount"])),
+                                           "native_per_elecoin", sym) if int(e["args"]["amount"]) else "",
+                   "tx": e["tx"], "block": e["block"], "timestamp": e["timestamp"]} for e in evs],
+        "series": series,
+        "withdrawals": [{"amount_display": amount(e["args"]["amount"], "native", sym), "tx": e["tx"],
+                         "timestamp": e["timestamp"], "block": e["block"]} for e in withdrawals],
+        "proceeds_wei": str(proceeds), "proceeds_display": amount(proceeds, "native", sym),
+        "uniform_price_wei": str(uniform),
+        "uniform_price_display": amount(uniform, "native_per_elecoin", sym) if uniform else "no price declared",
+        "price_money": float(Decimal(uniform) / state.settings.wei_per_money),
+        "personal_prices": [{"prosumer": p, "label": names.get(p), "price_wei": str(w),
+                             "price_display": amount(w, "native_per_elecoin", sym)}
+                            for p, w in personal.items() if w],
+        "wei_per_money": str(state.settings.wei_per_money), "symbols": sym.to_json(),
+    }
 
 
 @router.post("/api/server/withdraw", response_model=s.TxOut,
@@ -47,4 +85,3 @@ def withdraw(sess: Auth, state: State) -> s.TxOut:
         res = state.etsc.withdraw_proceeds(sess.signer)
     state.index.sync()
     return tx_out(res)
-
