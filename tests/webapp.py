@@ -77,3 +77,45 @@ def populate(c: TestClient, funded: bool = True) -> World:
                       headers={"Authorization": f"Bearer {server['token']}"}).status_code == 200
     return World(c, admin, server, login(c, "alice", "alice-password"), login(c, "bob", "bob-password"),
                  login(c, "carol", "carol-password"), meter)
+
+
+def demo_chain(root: Path, evs: int = 10, days: int = 3, fleet_rounds: int = 2, prosumers: int = 10) -> Path:
+    """A chain and reports laid out as ``gridledger demo --out ROOT`` lays them out (ROOT/chain,
+    ROOT/elecoin/settlement.json, ROOT/community/{results,ledger}.json, ROOT/v2v/{results,
+    settlement}.json), made by the same scenario code on a fleet trained for ``fleet_rounds``
+    federated rounds only; returns the data dir (ROOT/chain) to serve."""
+    import numpy as np
+
+    from gridledger.ledger.chain import EmbeddedChain
+    from gridledger.reporting import output_dir
+    from gridledger.scenarios.community.chain import record_community_day
+    from gridledger.scenarios.community.reports import day_report, ledger_lines
+    from gridledger.scenarios.community.run import CommunityConfig, synthetic_input
+    from gridledger.scenarios.elecoin.chain import settle_elecoin
+    from gridledger.scenarios.elecoin.run import ElecoinConfig
+    from gridledger.scenarios.fleet.chain import FleetSettleConfig, settle_fleet
+    from gridledger.scenarios.fleet.run import evaluate_fleet, train, train_config
+
+    data = root / "chain"
+    chain = EmbeddedChain(data / "chain")
+    try:
+        settlement = settle_elecoin(chain, data, ElecoinConfig(), "analytic", "unified", np.random.default_rng(0))
+        ccfg = CommunityConfig(prosumers=prosumers)
+        rng = np.random.default_rng(0)
+        day, ledger = record_community_day(chain, data, ccfg, synthetic_input(ccfg, rng), rng)
+        fcfg = train_config({"federation": {"evs": evs, "rounds": fleet_rounds}})
+        fleet = train(fcfg, 0)
+        fleet_result = settle_fleet(chain, data, fleet, fcfg.env, 1,
+                                    FleetSettleConfig(evs=evs, days=days, selfish=(min(3, evs - 1),)))
+        evaluation = evaluate_fleet(fleet, fcfg.env, evs, 1)
+    finally:
+        chain.close()
+    with output_dir(root / "elecoin") as od:
+        od.write_json("settlement.json", settlement)
+    with output_dir(root / "community") as od:
+        day_report(day, od, 0, f"Community day: {prosumers} prosumers", ledger_lines(ledger))
+        od.write_json("ledger.json", ledger)
+    with output_dir(root / "v2v") as od:
+        od.write_json("results.json", {"experiment": "thesis-fig4.6-4.9", "evaluation": evaluation})
+        od.write_json("settlement.json", fleet_result)
+    return data

@@ -55,7 +55,7 @@ def tx_out(res: TxResult) -> s.TxOut:
                    events=[{"name": e.name, "address": e.address, "args": _jsonable(e.args)} for e in res.events])
 
 
-def revert_detail(state: AppState, name: str, args: dict[str, Any]) -> dict[str, Any]:
+def revert_detail(state: AppState, name: str, args: dict[str, Any], me: str | None = None) -> dict[str, Any]:
     """A contract refusal as the API returns it: the custom error's name and arguments, and the
     sentence of :mod:`gridledger.web.contract_errors` (``message``: what it means, ``hint``: what
     to do)."""
@@ -63,20 +63,23 @@ def revert_detail(state: AppState, name: str, args: dict[str, Any]) -> dict[str,
 
     shown = {k: str(v) for k, v in args.items()}
     try:
-        names = state.names()
+        names = dict(state.names())
     except Exception:  # labels are a nicety; the refusal must still be answered
         names = {}
+    if me is not None:
+        names[to_checksum_address(me)] = "your account"
     return {"error": name, "args": shown, **explain(name, shown, names, state.symbols)}
 
 
 @contextlib.contextmanager
-def chain_access(state: AppState) -> Iterator[None]:
-    """Serialise chain access (py-evm is not thread-safe) and map reverts to 409."""
+def chain_access(state: AppState, me: str | None = None) -> Iterator[None]:
+    """Serialise chain access (py-evm is not thread-safe) and map reverts to 409 (``me``: the
+    signed-in account, called "your account" in the sentence)."""
     with state.lock:
         try:
             yield
         except ContractRevert as exc:
-            raise HTTPException(409, revert_detail(state, exc.name, exc.args_dict)) from None
+            raise HTTPException(409, revert_detail(state, exc.name, exc.args_dict, me)) from None
 
 
 def account_out(state: AppState, address: str) -> s.AccountOut:

@@ -32,6 +32,7 @@ Chain reorganisations are not followed (development chains do not reorganise).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -221,10 +222,8 @@ class Index:
 
         def run() -> None:
             while not self._stop.is_set():
-                try:
+                with contextlib.suppress(Exception):  # a transient read error: try again at the next tick
                     self.sync()
-                except Exception:  # a transient read error; try again at the next tick
-                    pass
                 self._stop.wait(interval)
 
         self._thread = threading.Thread(target=run, daemon=True, name="gridledger-index")

@@ -195,7 +195,7 @@ def describe(ev: dict[str, Any], me: str, names: dict[str, str], sym: Symbols) -
     elif name == "RightsChanged":
         text = f"Rights changed: may now {_rights(a['genRight'], a['transRight'])}"
     elif name == "MeterRegistered":
-        text = (f"Smart meter {who(a['meter'])} registered for you" if a["user"] == me
+        text = (f"Smart meter {a['meter'][:8]}…{a['meter'][-4:]} registered for you" if a["user"] == me
                 else f"Registered as the smart meter of {who(a['user'])}")
     elif name == "PriceDeclared":
         text = f"Declared the price {amt(a['weiPerElecoin'], 'native_per_elecoin')}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
@@ -86,10 +87,8 @@ class AppState:
         def warm() -> None:
             self.index.sync()
             for w in warmers:
-                try:
+                with contextlib.suppress(Exception):  # a warm-up that fails is computed on first request
                     w(self)
-                except Exception:  # a warm-up that fails is computed on first request instead
-                    pass
             self.warmed.set()
 
         t = threading.Thread(target=warm, daemon=True, name="gridledger-warm")
@@ -129,7 +128,7 @@ class AppState:
         for a, kind in sorted(self.index.contract_names.items()):
             m = market_of.get(a)
             label = kind if m in (None, "elecoin") else f"{m} {kind}"
-            if tokens.get(a):
+            if tokens.get(a) and tokens[a] != kind:
                 label += f" ({tokens[a]})"
             add(a, label, "contract")
         add(self.etsc.administrator(), "administrator", "role")

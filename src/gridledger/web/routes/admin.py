@@ -22,7 +22,7 @@ router = APIRouter(tags=["admin"])
 def empower(body: s.EmpowerIn, sess: Auth, state: State) -> s.TxOut:
     """Register a user with its rights (ETSC.empower)."""
     require_role(state, sess, "admin")
-    with chain_access(state):
+    with chain_access(state, sess.address):
         res = state.etsc.empower(sess.signer, body.user_name, body.address, body.gen_right, body.trans_right)
     state.index.sync()
     return tx_out(res)
@@ -32,7 +32,7 @@ def empower(body: s.EmpowerIn, sess: Auth, state: State) -> s.TxOut:
              responses={401: {"model": s.ErrorOut}, 403: {"model": s.ErrorOut}, 409: {"model": s.ErrorOut}})
 def rights(body: s.RightsIn, sess: Auth, state: State) -> s.TxOut:
     require_role(state, sess, "admin")
-    with chain_access(state):
+    with chain_access(state, sess.address):
         res = state.etsc.set_rights(sess.signer, body.address, body.gen_right, body.trans_right)
     state.index.sync()
     return tx_out(res)
@@ -49,7 +49,7 @@ def add_meter(body: s.MeterIn, sess: Auth, state: State) -> dict[str, Any]:
     """
     require_role(state, sess, "admin")
     user = to_checksum_address(body.user)
-    with chain_access(state):
+    with chain_access(state, sess.address):
         if not state.etsc.account(user).registered:
             raise HTTPException(409, revert_detail(state, "ETSCNotRegistered", {"account": user}))
     with state.signup_lock:
@@ -64,7 +64,7 @@ def add_meter(body: s.MeterIn, sess: Auth, state: State) -> dict[str, Any]:
             raise HTTPException(429, "the server is busy checking passwords; retry shortly",
                                 headers={"Retry-After": "2"}) from None
     try:
-        with chain_access(state):
+        with chain_access(state, sess.address):
             res = state.etsc.register_meter(sess.signer, entry.address, user)
     except BaseException:
         entry.path.unlink(missing_ok=True)
@@ -93,7 +93,7 @@ def reading(body: s.ReadingIn, sess: Auth, state: State) -> s.TxOut:
         except KeystoreError:
             raise HTTPException(404, "no meter with that address in the server's keystore") from None
         state.service_signers[meter] = signer  # meters' keys are the server's own: unlock once
-    with chain_access(state):
+    with chain_access(state, sess.address):
         wh = kwh_to_wh(body.energy_kwh)
         res = state.etsc.generation(signer, wh) if body.kind == "generation" else state.etsc.consumption(
             signer, wh)

@@ -181,7 +181,7 @@ def daily(address: str, state: State) -> dict[str, Any]:
 @router.get("/api/quote")
 def quote(sess: Auth, state: State, server: Annotated[str, Query(pattern=s.ADDRESS)],
           elecoins: Annotated[float, Query(gt=0, le=1_000_000)]) -> dict[str, str]:
-    with chain_access(state):
+    with chain_access(state, sess.address):
         wei = state.etsc.quote(server, sess.address, elecoins_to_units(elecoins))
         price = state.etsc.price_for(server, sess.address)
     return {"wei": str(wei), "price_wei_per_elecoin": str(price),
@@ -193,7 +193,7 @@ def quote(sess: Auth, state: State, server: Annotated[str, Query(pattern=s.ADDRE
           responses={401: {"model": s.ErrorOut}, 403: {"model": s.ErrorOut}, 409: {"model": s.ErrorOut}})
 def buy(body: s.BuyIn, sess: Auth, state: State) -> s.TxOut:
     """Buy elecoins from an edge server at its declared price (ETSC.buyToken)."""
-    with chain_access(state):
+    with chain_access(state, sess.address):
         res = state.etsc.buy_token(sess.signer, body.server, elecoins_to_units(body.elecoins))
     state.index.sync()
     return tx_out(res)
@@ -217,7 +217,7 @@ def qualification(sess: Auth, state: State, retailer: Annotated[str, Query(patte
                   energy_kwh: Annotated[float, Query(gt=0, le=1_000_000)]) -> dict[str, Any]:
     """ETSC.checkQualification for the signed-in prosumer, before sending a trade, with the cost."""
     wh = kwh_to_wh(energy_kwh)
-    with chain_access(state):
+    with chain_access(state, sess.address):
         q = state.etsc.check_qualification(sess.address, retailer, wh)
         cost = wh * state.etsc.unit_power_price()
         held = state.etsc.elecoin.balance_of(sess.address)
@@ -231,7 +231,7 @@ def qualification(sess: Auth, state: State, retailer: Annotated[str, Query(patte
           responses={401: {"model": s.ErrorOut}, 409: {"model": s.ErrorOut}})
 def trade(body: s.TradeIn, sess: Auth, state: State) -> s.TxOut:
     """Buy energy_kwh of a retailer's available power, paying elecoins (ETSC.trade)."""
-    with chain_access(state):
+    with chain_access(state, sess.address):
         res = state.etsc.trade(sess.signer, body.retailer, kwh_to_wh(body.energy_kwh))
     state.index.sync()
     return tx_out(res)

@@ -22,7 +22,7 @@ def declare(body: s.PriceIn, sess: Auth, state: State) -> s.TxOut:
     """Declare the unit elecoin price: uniform, or personal for one prosumer (discriminated)."""
     require_role(state, sess, "edge_server")
     wei = price_to_wei(body.price, state.settings.wei_per_money)
-    with chain_access(state):
+    with chain_access(state, sess.address):
         res = (state.etsc.declare_price(sess.signer, wei) if body.prosumer is None
                else state.etsc.declare_price_for(sess.signer, body.prosumer, wei))
     state.index.sync()
@@ -81,7 +81,7 @@ def sales(sess: Auth, state: State) -> dict[str, Any]:
           responses={401: {"model": s.ErrorOut}, 403: {"model": s.ErrorOut}, 409: {"model": s.ErrorOut}})
 def withdraw(sess: Auth, state: State) -> s.TxOut:
     require_role(state, sess, "edge_server")
-    with chain_access(state):
+    with chain_access(state, sess.address):
         res = state.etsc.withdraw_proceeds(sess.signer)
     state.index.sync()
     return tx_out(res)
