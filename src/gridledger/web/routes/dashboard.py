@@ -16,8 +16,6 @@ What is read from where:
 
 from __future__ import annotations
 
-import concurrent.futures
-import multiprocessing
 import threading
 from decimal import Decimal
 from typing import Annotated, Any
@@ -43,7 +41,8 @@ def _elecoin_key() -> str:
     return f"elecoin-dashboard:{_version()}"
 
 
-_pending: dict[int, concurrent.futures.Future[Any]] = {}
+_pending: dict[int, Any] = {}
+"""The DMA-UBRL computation running in the background, per app state (a subprocess)."""
 _pending_lock = threading.Lock()
 
 
@@ -58,8 +57,8 @@ def dashboard(state: State) -> dict[str, Any]:
     if state.dashboard is not None:
         return state.dashboard
     with _pending_lock:
-        fut = _pending.get(id(state))
-    if fut is not None and not fut.done():
+        proc = _pending.get(id(state))
+    if proc is not None and proc.poll() is None:
         return {"pending": True}
     with state.dashboard_lock:  # computed once, however many requests arrive first
         if state.dashboard is None:
@@ -70,23 +69,38 @@ def dashboard(state: State) -> dict[str, Any]:
 
 def _compute_in_background(state: AppState) -> None:
     """Compute the DMA-UBRL dashboard in another process (seconds of CPU that would otherwise hold
-    the web server's interpreter) and keep it."""
+    the web server's interpreter), at a lower CPU priority, and keep it."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
     if state.dashboard is not None or state.index.cached(_elecoin_key()) is not None:
         return
-    pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-    fut = pool.submit(_elecoin_dashboard)
-    with _pending_lock:
-        _pending[id(state)] = fut
-    try:
-        result = fut.result(timeout=600)
-        with state.dashboard_lock:
-            if state.dashboard is None:
-                state.dashboard = result
-                state.index.keep(_elecoin_key(), result)
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    with tempfile.TemporaryDirectory(prefix="gridledger-dashboard-") as tmp:
+        out = os.path.join(tmp, "elecoin.json")
+        code = ("import json, os, sys\nos.nice(5)\nfrom gridledger.web.routes.dashboard import _elecoin_dashboard\n"
+                "json.dump(_elecoin_dashboard(), open(sys.argv[1], 'w'))\n")
+        proc = subprocess.Popen([sys.executable, "-c", code, out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         with _pending_lock:
-            _pending.pop(id(state), None)
+            _pending[id(state)] = proc
+        try:
+            if proc.wait(timeout=600) != 0:
+                return
+            with open(out, encoding="utf-8") as f:
+                result = json.load(f)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return
+        finally:
+            with _pending_lock:
+                _pending.pop(id(state), None)
+    with state.dashboard_lock:
+        if state.dashboard is None:
+            state.dashboard = result
+            state.index.keep(_elecoin_key(), result)
 
 
 @router.get("/api/dashboard/ledger")

@@ -95,8 +95,10 @@ function addrLink(a) {
 
 function txLink(h, id) { return `<a class="mono"${id ? ` id="${id}"` : ""} href="/explorer/tx/${esc(h)}" title="${esc(h)}">${esc(short(h))}</a>`; }
 
-function table(headers, rows, id) {
-  return `<div class="table-wrap"><table${id ? ` id="${id}"` : ""}><thead><tr>${headers.map(h => `<th scope="col">${h}</th>`).join("")}</tr></thead><tbody>${rows.join("")}</tbody></table></div>`;
+function table(headers, rows, id, caption) {
+  // The wrapper scrolls sideways on phones: it takes the keyboard focus so that it can be scrolled without a mouse.
+  const name = caption || headers.filter(Boolean).slice(0, 3).join(", ").replace(/<[^>]*>/g, "");
+  return `<div class="table-wrap" tabindex="0" role="region" aria-label="${esc("table: " + name)}"><table${id ? ` id="${id}"` : ""}><thead><tr>${headers.map(h => `<th scope="col">${h}</th>`).join("")}</tr></thead><tbody>${rows.join("")}</tbody></table></div>`;
 }
 
 function emptyState(text) { return `<p class="empty">${esc(text)}</p>`; }
@@ -200,13 +202,19 @@ function chart(el, xs, opts) {
   }
   const intX = !time && opts.x && opts.x.int;
   const tickX = (opts.x && opts.x.tick) || (v => fmtNum(v, 2));
-  const xAxis = { label: opts.x ? opts.x.label : "", stroke: "#3b4754", grid: { stroke: "#e6e9ed" } };
+  const xAxis = { label: opts.x ? opts.x.label : "", stroke: "#3b4754", grid: { stroke: "#e6e9ed" }, space: time ? 90 : 40 };
   if (!time) xAxis.values = (u, vals) => vals.map(v => (intX && !Number.isInteger(v)) ? "" : tickX(v));
   if (intX) xAxis.incrs = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
-  const tickY = (o) => (o && o.tick) || (v => fmtNum(v, 6));
+  // Ticks get as many decimals as their spacing needs (0.0822 and 0.08221 must not both read 0.0822).
+  const ticks = (o) => (u, vals) => {
+    if (o && o.tick) return vals.map(o.tick);
+    const step = vals.length > 1 ? Math.abs(vals[1] - vals[0]) : 0;
+    const dp = step > 0 ? Math.min(12, Math.max(0, Math.ceil(-Math.log10(step) - 1e-9))) : 6;
+    return vals.map(v => v.toLocaleString("en-US", { minimumFractionDigits: dp, maximumFractionDigits: dp }));
+  };
   const axes = [xAxis,
-    { label: opts.y ? opts.y.label : "", scale: "y", values: (u, vals) => vals.map(tickY(opts.y)), size: 70, stroke: "#3b4754", grid: { stroke: "#e6e9ed" } }];
-  if (opts.y2) axes.push({ label: opts.y2.label, scale: "y2", side: 1, values: (u, vals) => vals.map(tickY(opts.y2)), size: 70, grid: { show: false }, stroke: "#3b4754" });
+    { label: opts.y ? opts.y.label : "", scale: "y", values: ticks(opts.y), size: 76, stroke: "#3b4754", grid: { stroke: "#e6e9ed" } }];
+  if (opts.y2) axes.push({ label: opts.y2.label, scale: "y2", side: 1, values: ticks(opts.y2), size: 76, grid: { show: false }, stroke: "#3b4754" });
   const scales = { x: { time }, y: { range: (u, lo, hi) => rangeOf(lo, hi, opts.y && opts.y.zero) } };
   if (opts.y2) scales.y2 = { range: (u, lo, hi) => rangeOf(lo, hi, opts.y2.zero) };
   if (opts.x && opts.x.range) scales.x.range = () => opts.x.range;
@@ -234,7 +242,7 @@ function groupedBars(k, n) {
     const w = group / n, y0 = py(0);
     const path = new Path2D();
     for (let i = i0; i <= i1; i++) {
-      if (ys[i] == null) continue;
+      if (ys[i] == null || ys[i] === 0) continue;
       const y = py(ys[i]);
       path.rect(px(xs[i]) - group / 2 + k * w, Math.min(y, y0), w * 0.9, Math.max(1, Math.abs(y0 - y)));
     }

@@ -1,5 +1,5 @@
 // The administrator's page (kept out of the HTML: the Content-Security-Policy allows no inline script).
-let meters = [];
+let meters = [], wantMeter = null, generation = 0;
 const val = id => $(id).value.trim();
 const yesno = (ok, yes, no) => ok ? `<span class="badge yes">${yes}</span>` : `<span class="badge no">${no}</span>`;
 
@@ -20,14 +20,16 @@ function updateKinds() {
 }
 
 async function refresh() {
+  const mine = ++generation;  // a slower, older refresh must not overwrite a newer one
   const me = await header();
   if (me && !me.roles.includes("admin")) show("rolemsg", "You are signed in without the administrator's role: you can look, but the chain refuses your changes.", "warn");
   else if (!me) show("rolemsg", "Sign in as the administrator to register users and meters.", "info");
   await loadLabels();
   const [m, ms] = await Promise.all([api("GET", "/api/market"), api("GET", "/api/meters")]);
+  if (mine !== generation) return;
   meters = ms.meters;
   const rows = m.users.map(u => `<tr><td>${esc(u.name)}</td><td>${addrLink(u.address)}</td><td>${yesno(u.trans_right, "trade", "no trade")} ${yesno(u.gen_right, "generate", "no generation")}</td><td class="num">${esc(fmtKwh(u.avail_power_kwh))}</td><td class="num">${esc(fmtElc(u.elecoins))}</td><td>${u.meters.map(addrLink).join(" ") || "–"}</td><td><button type="button" class="small secondary" data-edit="${esc(u.address)}">Edit rights</button></td></tr>`);
-  $("users").innerHTML = rows.length ? table(["Name", "Address", "Rights", "Energy available", "Elecoins", "Meters", ""], rows, "usertable")
+  $("users").innerHTML = rows.length ? table(["Name", "Address", "Rights", "Energy available", "Elecoins", "Meters", "Change"], rows, "usertable")
                                      : emptyState("No user registered yet: register the first one below.");
   for (const b of document.querySelectorAll("[data-edit]")) {
     b.onclick = () => {
@@ -39,7 +41,7 @@ async function refresh() {
   const keepUser = $("meteruser").value;
   $("meteruser").innerHTML = m.users.map(u => `<option value="${esc(u.address)}">${esc(u.name)} (${esc(short(u.address))})</option>`).join("");
   if (keepUser) $("meteruser").value = keepUser;
-  const keepMeter = $("meter").value;
+  const keepMeter = wantMeter || $("meter").value;
   $("meter").innerHTML = meters.map(x => `<option value="${esc(x.meter)}">${esc(short(x.meter))} – ${esc(x.user_name)}</option>`).join("");
   if (keepMeter && meters.some(x => x.meter === keepMeter)) $("meter").value = keepMeter;
   updateKinds();
@@ -57,13 +59,12 @@ $("rights").onclick = run("usermsg", () => api("POST", "/api/admin/rights", { ad
 $("addmeter").onclick = async () => {
   try {
     const r = await api("POST", "/api/admin/meters", { user: val("meteruser") });
-    show("metermsg", `Meter ${r.meter} registered.`, "ok");
+    wantMeter = r.meter;  // the reading form switches to the new meter
     await refresh();
-    $("meter").value = r.meter;
-    updateKinds();
+    show("metermsg", `Meter ${r.meter} registered for ${$("meteruser").selectedOptions[0].textContent}.`, "ok");
   } catch (e) { show("metermsg", e.message, "err"); }
 };
-$("meter").onchange = updateKinds;
+$("meter").onchange = () => { wantMeter = $("meter").value; updateKinds(); };
 $("report").onclick = run("readmsg", () => api("POST", "/api/admin/readings", { meter: val("meter"), kind: val("kind"), energy_kwh: Number(val("readkwh")) }),
                           r => `Reading recorded (transaction ${r.tx_hash.slice(0, 10)}…).`);
 refresh();

@@ -79,10 +79,11 @@ async function community() {
     return;
   }
   const t = day.totals;
-  show("c-map-status", `${day.prosumers.length} prosumers in ${day.coalitions.length} coalitions${day.round ? `, recorded on chain as round ${day.round}` : " (not recorded on chain)"}: losses ${fmtKwh(t.loss_alone_kwh)} acting alone, ${fmtKwh(t.loss_coalition_kwh)} in coalitions (${fmtNum(t.savings_pct, 1)}% saved); mining reward ${fmtKwh(t.mining_reward_kwh)}.`, "ok");
+  const nc = day.coalitions.length;
+  show("c-map-status", `${day.prosumers.length} prosumers in ${nc} coalition${nc === 1 ? "" : "s"}${day.round ? `, recorded on chain as round ${day.round}` : " (not recorded on chain)"}: losses ${fmtKwh(t.loss_alone_kwh)} acting alone, ${fmtKwh(t.loss_coalition_kwh)} in coalitions (${fmtNum(t.savings_pct, 1)}% saved); mining reward ${fmtKwh(t.mining_reward_kwh)}.`, "ok");
   $("c-map").innerHTML = communityMap(day);
   const member = i => { const p = day.prosumers[i]; return p.address ? `<a href="/explorer/address/${esc(p.address)}">${esc(p.name)}</a>` : esc(p.name); };
-  $("c-coalitions").innerHTML = table(["Coalition", "Members", "Proof score", "Loss saved", "Reward shared", ""], day.coalitions.map(c =>
+  $("c-coalitions").innerHTML = table(["Coalition", "Members", "Proof score", "Loss saved", "Reward shared", "Role"], day.coalitions.map(c =>
     `<tr><td><span class="swatch c${c.index % 10}"></span>${c.index + 1}</td><td>${c.members.map(member).join(", ")}</td><td class="num">${c.proof_score == null ? "–" : esc(fmtNum(c.proof_score, 3))}</td><td class="num">${c.saving_kwh == null ? "–" : esc(fmtKwh(c.saving_kwh))}</td><td class="num">${esc(fmtKwh(c.reward_kwh))}</td><td>${c.miner ? `<span class="badge miner">miner</span>` : ""}${c.slashed ? `<span class="badge no">slashed</span>` : ""}</td></tr>`), "coalitions") +
     `<p class="hint">Loss saved: each member's line losses acting alone minus in its coalition (kWh). Reward: the mining reward's Shapley shares (kWh of energy credit, paid on chain in UPOS). Hover a prosumer or a line on the map for details.</p>`;
 }
@@ -100,7 +101,7 @@ async function ledger() {
   const d = await api("GET", "/api/dashboard/ledger");
   if (d.community) {
     const c = d.community;
-    show("c-status", `On chain: ${c.rounds.length} latest round(s); ${fmtNum(c.upos_supply, 4)} UPOS of energy credit issued; a refusing miner loses ${fmtNum(c.slash_bps / 100, 2)}% of its coalition's stake.`, "ok");
+    show("c-status", `On chain: the latest ${c.rounds.length === 1 ? "round" : c.rounds.length + " rounds"}; ${fmtNum(c.upos_supply, 4)} UPOS of energy credit issued; a refusing miner loses ${fmtNum(c.slash_bps / 100, 2)}% of its coalition's stake.`, "ok");
     const rs = c.rounds.slice().reverse();
     chart("c-chart", rs.map(r => r.round), { title: "Per round on chain: reward and energy recorded", x: { label: "round", int: true, fmt: v => `round ${v}`, tick: v => String(v) },
       y: { label: "reward (UPOS)", zero: true, fmt: v => `${fmtNum(v, 4)} UPOS` }, y2: { label: "energy (kWh)", zero: true, fmt: fmtKwh },
@@ -171,7 +172,7 @@ async function learning() {
     chart(`${key}-price`, r.episodes, { title: "Unit elecoin price per episode (money per elecoin)", x: { label: "episode", fmt: v => `episode ${fmtNum(v, 0)}` }, y: { label: "price (money/ELC)" }, series });
     chart(`${key}-demand`, r.episodes, { title: "Elecoin demand per episode (ELC)", x: { label: "episode", fmt: v => `episode ${fmtNum(v, 0)}` }, y: { label: "demand (ELC)", zero: true },
       series: r.demands.map((ys, i) => ({ label: `prosumer ${i + 1}`, values: ys })) });
-    $(`${key}-table`).innerHTML = table(["", "Price (money/ELC)", "Edge server's utility", "Prosumers' utility"], [["analytic", r.analytic], ["DMA-UBRL", r.learned]].map(([n, o]) =>
+    $(`${key}-table`).innerHTML = table(["Solution", "Price (money/ELC)", "Edge server's utility", "Prosumers' utility"], [["analytic", r.analytic], ["DMA-UBRL", r.learned]].map(([n, o]) =>
       `<tr><td>${n}</td><td class="num">${esc(Array.isArray(o.price) ? o.price.map(x => fmtNum(x, 2)).join(", ") : fmtNum(o.price, 3))}</td><td class="num">${esc(fmtNum(o.server_utility, 2))}</td><td class="num">${esc(fmtNum(o.total_prosumer_utility, 2))}</td></tr>`));
   }
   return true;
