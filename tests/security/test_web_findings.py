@@ -170,6 +170,97 @@ def test_4_ledger_dashboard_reads_a_closed_round_once_whatever_rounds_is(tmp_pat
     gl.chain.close()
 
 
+# A stand-in computation the test controls: it records each start in a file, then waits until the
+# test releases it (a file appears), then writes its result where the job asks.
+HELD_COMPUTATION = """
+import json, os, sys, time
+runs, release, out = sys.argv[1], sys.argv[2], sys.argv[3]
+with open(runs, "a") as f:
+    f.write(f"{os.getpid()}\\n")
+for _ in range(6000):
+    if os.path.exists(release):
+        break
+    time.sleep(0.01)
+else:
+    sys.exit(3)
+if open(release).read() == "fail":
+    sys.exit(1)
+json.dump({"unified": {"from": "the test's computation"}}, open(out, "w"))
+"""
+
+
+def hammer(c, n: int = 64) -> list[dict]:
+    """``n`` concurrent anonymous GET /api/dashboard/elecoin (32 at once); each must answer by
+    itself (a request waiting for the computation would never return: the test releases it after)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(32) as pool:
+        futures = [pool.submit(c.get, "/api/dashboard/elecoin") for _ in range(n)]
+        answers = [f.result(timeout=120) for f in futures]
+    assert {a.status_code for a in answers} == {200}
+    return [a.json() for a in answers]
+
+
+def test_4_elecoin_dashboard_runs_one_computation_whatever_the_requests(tmp_path):
+    """An anonymous client hammering /api/dashboard/elecoin costs one computation in total per
+    version: started by the server's start-up or the first request (a guarded trigger), in
+    another process; requests answer {"pending": true} meanwhile, then the kept result, also after
+    a restart; a failed computation is not repeated by requests."""
+    from gridledger.web.jobs import DONE, ProcessJob
+    from gridledger.web.routes.dashboard import elecoin_job
+
+    script = tmp_path / "held.py"
+    script.write_text(HELD_COMPUTATION)
+    runs, release = tmp_path / "runs.txt", tmp_path / "release"
+
+    def held_job() -> ProcessJob:
+        return ProcessJob([sys.executable, str(script), str(runs), str(release)])
+
+    def started() -> list[str]:
+        return runs.read_text().split() if runs.exists() else []
+
+    app = make_app(tmp_path / "data")
+    gl = app.state.gl
+    job = gl.jobs["elecoin"] = held_job()
+    with TestClient(app) as c:  # the lifespan: the server's start-up path starts it too
+        assert hammer(c) == [{"pending": True}] * 64
+        assert hammer(c) == [{"pending": True}] * 64
+        assert elecoin_job(gl) is job and job.runs == 1
+        assert len(started()) == 1
+        release.write_text("ok")
+        assert job.wait(120) and job.status == DONE
+        expected = {"unified": {"from": "the test's computation"}}
+        assert hammer(c) == [expected] * 64
+        assert len(started()) == 1
+    gl.close()
+    gl.chain.close()
+
+    # a restart of the same version reads it from the index: no computation at all
+    app = make_app(tmp_path / "data")
+    gl = app.state.gl
+    job = gl.jobs["elecoin"] = held_job()
+    with TestClient(app) as c:
+        assert hammer(c, 32) == [expected] * 32
+    assert job.runs == 0 and len(started()) == 1
+    gl.close()
+    gl.chain.close()
+
+    # a computation that fails is reported, not started again by the next requests
+    runs.unlink()
+    release.write_text("fail")
+    app = make_app(tmp_path / "other")
+    gl = app.state.gl
+    job = gl.jobs["elecoin"] = held_job()
+    c = TestClient(app)  # no lifespan: the first request is the trigger
+    hammer(c, 32)
+    assert job.wait(120)
+    answers = hammer(c, 32)
+    assert all(a["pending"] is False and "exited with code 1" in a["unavailable"] for a in answers)
+    assert job.runs == 1 and len(started()) == 1
+    gl.close()
+    gl.chain.close()
+
+
 # ---------------------------------------------------------------- finding 5
 def test_5_the_server_sends_after_a_raw_transaction_from_its_own_account(world):
     c = world.client

@@ -19,6 +19,7 @@ from gridledger.ledger.deploy import MARKETS, Deployment, MarketDeployment, depl
 from gridledger.ledger.keys import is_well_known
 from gridledger.ledger.keystore import Keystore, KeystoreError
 from gridledger.web.indexer import Index
+from gridledger.web.jobs import ProcessJob
 from gridledger.web.present import Symbols
 from gridledger.web.reader import ChainReader
 from gridledger.web.security import DeviceCookies, PasswordChecker, Throttle
@@ -70,7 +71,9 @@ class AppState:
         self.signup_throttle = Throttle(60, st.signups_per_minute)
         self.signup_lock = threading.Lock()
         """Sign-ups and meter creation check a name and create it as one step."""
-        self.dashboard_lock = threading.Lock()
+        self.jobs: dict[str, ProcessJob] = {}
+        """Computations run once in another process (the DMA-UBRL dashboard), by name."""
+        self._jobs_lock = threading.Lock()
         self.rounds: dict[tuple[str, int], dict[str, Any]] = {}
         """Closed PoEG/PoSOC rounds of the ledger dashboard (they never change again)."""
         self.symbols = Symbols(st.native_symbol, "ELC")
@@ -97,6 +100,18 @@ class AppState:
 
     def stop_background(self) -> None:
         self.index.stop()
+        with self._jobs_lock:
+            jobs = list(self.jobs.values())
+        for j in jobs:
+            j.stop()
+
+    def job(self, name: str, make: Any) -> ProcessJob:
+        """The job ``name``, made by ``make()`` the first time it is asked for (one per app)."""
+        with self._jobs_lock:
+            j = self.jobs.get(name)
+            if j is None:
+                j = self.jobs[name] = make()
+            return j
 
     # -- labels of accounts (contracts, roles, names given on chain)
     def labels(self) -> dict[str, dict[str, str]]:

@@ -7,7 +7,9 @@ What is read from where:
   ``ElecoinsBought``, ``Traded`` events); the equilibrium from the elecoin settlement report when
   there is one (:mod:`gridledger.web.reports`), else the paper's default market solved analytically;
 - DMA-UBRL (``/api/dashboard/elecoin``): computed once per gridledger version in a separate
-  process, kept in the index's cache table (it takes seconds of CPU);
+  process started by the server's start-up (:func:`start_elecoin`, a guarded trigger: never more
+  than one computation, never inside a request), kept in the index's cache table (it takes seconds
+  of CPU);
 - rounds (``/api/dashboard/ledger``): the staking and settlement contracts; closed rounds are kept
   in the index's cache table (they never change again);
 - the community map (``/api/dashboard/community``) and the fleet (``/api/dashboard/fleet``): the
@@ -16,13 +18,14 @@ What is read from where:
 
 from __future__ import annotations
 
-import threading
+import sys
 from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from gridledger.web.deps import State
+from gridledger.web.jobs import FAILED, ProcessJob
 from gridledger.web.present import scale
 from gridledger.web.reports import Reports, reports_dir
 from gridledger.web.routes.explorer import sync_for_read
@@ -41,66 +44,53 @@ def _elecoin_key() -> str:
     return f"elecoin-dashboard:{_version()}"
 
 
-_pending: dict[int, Any] = {}
-"""The DMA-UBRL computation running in the background, per app state (a subprocess)."""
-_pending_lock = threading.Lock()
+ELECOIN_CODE = ("import json, os, sys\nos.nice(5)\nfrom gridledger.web.routes.dashboard import _elecoin_dashboard\n"
+                "json.dump(_elecoin_dashboard(), open(sys.argv[1], 'w', encoding='utf-8'))\n")
+"""The DMA-UBRL computation, run by ``python -c`` at a lower CPU priority (argv[1]: where to write)."""
+
+
+def elecoin_job(state: AppState) -> ProcessJob:
+    """The app's one DMA-UBRL computation (a test may put a job of its own in ``state.jobs``)."""
+    return state.job("elecoin", lambda: ProcessJob([sys.executable, "-c", ELECOIN_CODE]))
+
+
+def start_elecoin(state: AppState) -> bool:
+    """The single guarded trigger of the DMA-UBRL computation: starts it in another process unless
+    it was started before or its result is kept in the index (from an earlier run of this
+    version). Returns at once; returns whether it started a computation."""
+
+    def kept() -> bool:
+        cached = state.index.cached(_elecoin_key())
+        if cached is not None:
+            state.dashboard = cached
+        return cached is not None
+
+    def keep(result: Any) -> None:
+        if not isinstance(result, dict):
+            raise ValueError("the computation did not return an object")
+        state.index.keep(_elecoin_key(), result)
+        state.dashboard = result
+
+    return elecoin_job(state).start(keep, skip=kept)
 
 
 @router.get("/api/dashboard/elecoin")
 def dashboard(state: State) -> dict[str, Any]:
-    """Equilibrium prices and demands, and DMA-UBRL convergence (the CLI's results). While the
-    first computation runs in the background, ``{"pending": true}``."""
+    """Equilibrium prices and demands, and DMA-UBRL convergence (the CLI's results).
+
+    Computed once per gridledger version, in another process started by the server's start-up
+    (or by the first request of an app served without one); a request never computes nor waits:
+    while the computation runs it answers ``{"pending": true}``, and if it failed,
+    ``{"pending": false, "unavailable": reason}`` (the server's restart tries again).
+    """
     if state.dashboard is None:
-        cached = state.index.cached(_elecoin_key())
-        if cached is not None:
-            state.dashboard = cached
+        start_elecoin(state)  # at most once per app: later calls return at once
     if state.dashboard is not None:
         return state.dashboard
-    with _pending_lock:
-        proc = _pending.get(id(state))
-    if proc is not None and proc.poll() is None:
-        return {"pending": True}
-    with state.dashboard_lock:  # computed once, however many requests arrive first
-        if state.dashboard is None:
-            state.dashboard = _elecoin_dashboard()
-            state.index.keep(_elecoin_key(), state.dashboard)
-    return state.dashboard
-
-
-def _compute_in_background(state: AppState) -> None:
-    """Compute the DMA-UBRL dashboard in another process (seconds of CPU that would otherwise hold
-    the web server's interpreter), at a lower CPU priority, and keep it."""
-    import json
-    import os
-    import subprocess
-    import sys
-    import tempfile
-
-    if state.dashboard is not None or state.index.cached(_elecoin_key()) is not None:
-        return
-    with tempfile.TemporaryDirectory(prefix="gridledger-dashboard-") as tmp:
-        out = os.path.join(tmp, "elecoin.json")
-        code = ("import json, os, sys\nos.nice(5)\nfrom gridledger.web.routes.dashboard import _elecoin_dashboard\n"
-                "json.dump(_elecoin_dashboard(), open(sys.argv[1], 'w'))\n")
-        proc = subprocess.Popen([sys.executable, "-c", code, out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        with _pending_lock:
-            _pending[id(state)] = proc
-        try:
-            if proc.wait(timeout=600) != 0:
-                return
-            with open(out, encoding="utf-8") as f:
-                result = json.load(f)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            return
-        finally:
-            with _pending_lock:
-                _pending.pop(id(state), None)
-    with state.dashboard_lock:
-        if state.dashboard is None:
-            state.dashboard = result
-            state.index.keep(_elecoin_key(), result)
+    job = elecoin_job(state)
+    if job.status == FAILED:
+        return {"pending": False, "unavailable": f"the learning curves could not be computed ({job.error})"}
+    return {"pending": True}
 
 
 @router.get("/api/dashboard/ledger")
@@ -282,7 +272,7 @@ def warm(state: AppState) -> None:
     ledger_dashboard(state)
     _reports(state).community()
     _reports(state).fleet()
-    _compute_in_background(state)
+    start_elecoin(state)
 
 
 def _elecoin_dashboard() -> dict[str, Any]:

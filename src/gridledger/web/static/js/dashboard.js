@@ -162,6 +162,7 @@ async function fleet() {
 async function learning() {
   const d = await api("GET", "/api/dashboard/elecoin");
   if (d.pending) { show("status", "Computing the learning curves (once; about ten seconds)…", "info"); setTimeout(() => learning().catch(e => show("status", e.message, "err")), 3000); return false; }
+  if (d.unavailable) { show("status", `${d.unavailable}. The server computes them again when it restarts.`, "err"); return true; }
   show("status", "DMA-UBRL converges to the analytic equilibrium (dashed).", "ok");
   for (const [key, p] of [["u", "unified"], ["d", "discriminated"]]) {
     const r = d[p];
