@@ -22,8 +22,9 @@ from tempfile import TemporaryDirectory
 from rich.console import Console
 from rich.table import Table
 
-from gridledger.ledger.chain import Chain, EmbeddedChain, RPCChain, derived_signer
-from gridledger.ledger.clients import ETSCClient, StakingClient, UPOSClient, seed_commitment
+from gridledger.ledger.chain import Chain, EmbeddedChain, RPCChain
+from gridledger.ledger.clients import ETSCClient, ETSCConfig, StakingClient, UPOSClient, seed_commitment
+from gridledger.ledger.keys import random_signer
 from gridledger.ledger.units import elecoins_to_units
 
 ANVIL = Path(__file__).resolve().parents[1] / "contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
@@ -31,23 +32,24 @@ ETHER = 10**18
 
 
 def workload(chain: Chain, n: int) -> dict[str, float]:
-    dev = chain.dev_signers()
-    admin, server = dev[0], dev[1]
-    prosumers = [derived_signer("bench", i) for i in range(n)]
-    retailer, meter = derived_signer("bench-retailer", 0), derived_signer("bench-meter", 0)
-    for s in (*prosumers, retailer, meter):  # funding is set-up, not timed
-        chain.send_value(admin, s.address, 10 * ETHER)
+    funder = chain.dev_signers()[0]
+    admin, server, guardian = random_signer(), random_signer(), random_signer()
+    prosumers = [random_signer() for _ in range(n)]
+    retailer, meter = random_signer(), random_signer()
+    for s in (admin, server, guardian, *prosumers, retailer, meter):  # funding is set-up, not timed
+        chain.send_value(funder, s.address, (1_000 if s is admin else 10) * ETHER)
     out: dict[str, float] = {}
     t = time.perf_counter()
-    address, _ = chain.deploy("ETSC", admin, admin.address, elecoins_to_units(10**6), 6 * 10**14, [server.address])
+    etsc = ETSCClient.deploy(chain, admin, ETSCConfig(admin.address, guardian.address, elecoins_to_units(10**6),
+                                                      6 * 10**14, 10**14, 10**17))
     out["deploy"] = time.perf_counter() - t
-    etsc = ETSCClient(chain, address)
+    etsc.add_edge_server(admin, server.address, elecoins_to_units(10**6))
     t = time.perf_counter()
     for i, p in enumerate(prosumers):
         etsc.empower(admin, f"p{i}", p.address, False, True)
     out["register"] = (time.perf_counter() - t) / n
     etsc.empower(admin, "retailer", retailer.address, True, False)
-    etsc.register_meter(admin, meter.address, retailer.address)
+    etsc.register_meter(admin, meter.address, retailer.address, 1_000 * n)  # W: 1,000 n Wh per one-hour slot
     etsc.generation(meter, 1_000 * n)
     etsc.declare_price(server, 10**15)
     t = time.perf_counter()

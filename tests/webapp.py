@@ -19,6 +19,13 @@ def make_app(data_dir: Path, **settings):
     return create_app(Settings(**kw))
 
 
+def admin_signer(gl):
+    """The market administrator's signer: a random key in the data directory's key vault."""
+    from gridledger.ledger.accounts import open_vault
+
+    return open_vault(gl.settings.data_dir).find(gl.etsc.administrator(), gl.chain.chain_id)
+
+
 def app_routes(app) -> list:
     """Every route of the app (FastAPI keeps included routers as branches; this app uses no prefixes)."""
     from starlette.routing import Route
@@ -83,10 +90,14 @@ def demo_chain(root: Path, evs: int = 10, days: int = 3, fleet_rounds: int = 2, 
     """A chain and reports laid out as ``gridledger demo --out ROOT`` lays them out (ROOT/chain,
     ROOT/elecoin/settlement.json, ROOT/community/{results,ledger}.json, ROOT/v2v/{results,
     settlement}.json), made by the same scenario code on a fleet trained for ``fleet_rounds``
-    federated rounds only; returns the data dir (ROOT/chain) to serve."""
-    import numpy as np
+    federated rounds only (its selfish EV one that owes a fee on these days: :func:`situations.ev_owing_a_fee`);
+    returns the data dir (ROOT/chain) to serve."""
+    from dataclasses import replace
 
-    from gridledger.ledger.chain import EmbeddedChain
+    import numpy as np
+    from situations import ev_owing_a_fee
+
+    from gridledger.ledger.chain import open_chain
     from gridledger.reporting import output_dir
     from gridledger.scenarios.community.chain import record_community_day
     from gridledger.scenarios.community.reports import day_report, ledger_lines
@@ -97,7 +108,7 @@ def demo_chain(root: Path, evs: int = 10, days: int = 3, fleet_rounds: int = 2, 
     from gridledger.scenarios.fleet.run import evaluate_fleet, train, train_config
 
     data = root / "chain"
-    chain = EmbeddedChain(data / "chain")
+    chain = open_chain(None, data)  # as gridledger demo: the chain under DATA/chain, its keys in DATA's vault
     try:
         settlement = settle_elecoin(chain, data, ElecoinConfig(), "analytic", "unified", np.random.default_rng(0))
         ccfg = CommunityConfig(prosumers=prosumers)
@@ -105,8 +116,10 @@ def demo_chain(root: Path, evs: int = 10, days: int = 3, fleet_rounds: int = 2, 
         day, ledger = record_community_day(chain, data, ccfg, synthetic_input(ccfg, rng), rng)
         fcfg = train_config({"federation": {"evs": evs, "rounds": fleet_rounds}})
         fleet = train(fcfg, 0)
-        fleet_result = settle_fleet(chain, data, fleet, fcfg.env, 1,
-                                    FleetSettleConfig(evs=evs, days=days, selfish=(min(3, evs - 1),)))
+        # the selfish EV is one that owes a fee on these days (which one depends on the training)
+        settle = FleetSettleConfig(evs=evs, days=days)
+        selfish = ev_owing_a_fee(fleet, fcfg.env, 1, settle)
+        fleet_result = settle_fleet(chain, data, fleet, fcfg.env, 1, replace(settle, selfish=(selfish,)))
         evaluation = evaluate_fleet(fleet, fcfg.env, evs, 1)
     finally:
         chain.close()

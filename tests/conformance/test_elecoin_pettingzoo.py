@@ -8,11 +8,13 @@ from gridledger.games.stackelberg import ElecoinMarket, prosumer_utility, server
 from gridledger.learn.elecoin.env import ElecoinParallelEnv
 
 
+@pytest.mark.seed_sensitive
 @pytest.mark.parametrize("pricing", ["unified", "discriminated"])
 def test_parallel_api(pricing):
     parallel_api_test(ElecoinParallelEnv(ElecoinMarket(n_prosumers=3), pricing, max_slots=20), num_cycles=100)
 
 
+@pytest.mark.seed_sensitive
 @pytest.mark.parametrize("pricing", ["unified", "discriminated"])
 def test_rewards_are_the_market_utilities_and_phases_alternate(pricing):
     m = ElecoinMarket(n_prosumers=3)
@@ -37,6 +39,7 @@ def test_rewards_are_the_market_utilities_and_phases_alternate(pricing):
     assert not any(trunc.values())
 
 
+@pytest.mark.seed_sensitive
 def test_episode_truncates_after_max_slots():
     env = ElecoinParallelEnv(ElecoinMarket(n_prosumers=2), max_slots=3)
     env.reset(seed=0)

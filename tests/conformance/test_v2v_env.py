@@ -11,6 +11,7 @@ import gridledger.learn.fleet.env  # noqa: F401  (registers gridledger/V2V-v0)
 from gridledger.learn.fleet.env import V2VConfig, V2VEnv
 
 
+@pytest.mark.seed_sensitive
 @pytest.mark.parametrize("kw", [{}, {"extended_obs": True}, {"assisted": True}, {"data": "ud"},
                                 {"price_scale": "table-4.1"}])
 def test_check_env_passes_without_warnings(kw):
@@ -31,6 +32,7 @@ def _trajectory(seed, actions_seed=1):
     return out
 
 
+@pytest.mark.seed_sensitive
 def test_seeding_twice_gives_identical_trajectories():
     a, b = _trajectory(11), _trajectory(11)
     assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
@@ -38,6 +40,7 @@ def test_seeding_twice_gives_identical_trajectories():
     assert len(a) != len(c) or not all(np.array_equal(x, y) for x, y in zip(a, c, strict=True))
 
 
+@pytest.mark.seed_sensitive
 def test_reward_recomputed_from_info():
     cfg = V2VConfig(assisted=True)
     env = V2VEnv(cfg)
@@ -54,6 +57,7 @@ def test_reward_recomputed_from_info():
             assert key in info
 
 
+@pytest.mark.seed_sensitive
 def test_step_after_the_day_ends_is_refused():
     env = V2VEnv()
     env.reset(seed=0)

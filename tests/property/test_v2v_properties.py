@@ -59,6 +59,7 @@ def test_tou_schedule_is_ontarios():
     assert list(hours[p == 1]) == [11, 12, 13, 14, 15, 16]
 
 
+@pytest.mark.seed_sensitive
 def test_days_respect_table_4_1_bounds():
     d = sample_days(np.random.default_rng(0), 20_000, V2VConfig())
     assert d.arrival.min() >= 4 and d.arrival.max() <= 10
@@ -70,6 +71,7 @@ def test_days_respect_table_4_1_bounds():
     assert np.all(d.prices[:, 2] > 0)
 
 
+@pytest.mark.seed_sensitive
 def test_fedavg_of_identical_models_is_the_identity():
     stack = AgentStack(4, 6, 16, -0.5, torch.ones(6), seed=0)
     with torch.no_grad():
@@ -81,6 +83,7 @@ def test_fedavg_of_identical_models_is_the_identity():
         assert torch.equal(v, before[k])
 
 
+@pytest.mark.seed_sensitive
 def test_fedavg_is_the_mean():
     stack = AgentStack(3, 6, 8, -0.5, torch.ones(6), seed=1)
     w = stack.a1w.detach().clone()

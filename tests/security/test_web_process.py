@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gridledger.ledger.chain import EmbeddedChain
+from gridledger.ledger.chain import open_chain
 from gridledger.ledger.clients import ETSCClient
 from gridledger.ledger.deploy import MarketDeployment, deploy_market
 from gridledger.ledger.keys import is_well_known, random_signer
@@ -86,7 +86,7 @@ class Server:
 def prepare_pilot_chain(data: Path) -> dict:
     """A data dir whose administrator and edge server have random keys (keystore, admin password),
     with PROSUMERS funded, registered prosumers and a declared price; the faucet stays off."""
-    chain = EmbeddedChain(data / "chain")
+    chain = open_chain(data_dir=data)  # the chain under data/chain, its genesis keys in data's vault
     try:
         dev = chain.dev_signers()
         admin, edge = random_signer(), random_signer()
@@ -103,7 +103,8 @@ def prepare_pilot_chain(data: Path) -> dict:
             etsc.empower(admin, f"prosumer {i}", u.address, False, True)
         etsc.declare_price(edge, 80 * 10**15)
         assert not any(is_well_known(a) for a in (admin.address, edge.address))
-        return {"edge": edge.address, "etsc": etsc.address, "users": [u.address for u in users]}
+        return {"edge": edge.address, "etsc": etsc.address, "users": [u.address for u in users],
+                "redemption_price_wei": etsc.redemption_price()}
     finally:
         chain.close()
 
@@ -198,8 +199,11 @@ def test_prod_20_concurrent_buys_leave_exact_balances(pilot):
     for a in info["users"]:
         assert elecoins_to_units(after[a]["elecoins"]) - elecoins_to_units(before[a]["elecoins"]) \
             == elecoins_to_units(per_user)
+    # Each elecoin pays the declared price: its redemption backing stays in the contract, the rest is proceeds.
     price_wei = 80 * 10**15
-    assert int(after[info["edge"]]["proceeds_wei"]) - int(before[info["edge"]]["proceeds_wei"]) == 20 * price_wei
+    assert 0 < info["redemption_price_wei"] < price_wei
+    assert int(after[info["edge"]]["proceeds_wei"]) - int(before[info["edge"]]["proceeds_wei"]) \
+        == 20 * (price_wei - info["redemption_price_wei"])
     assert elecoins_to_units(reserve) - elecoins_to_units(market["totals"]["elecoin_reserve"]) \
         == elecoins_to_units(20)
 

@@ -23,6 +23,7 @@ def test_solve_json_has_the_documented_keys():
     assert isinstance(data["price"], float) and len(data["demands"]) == 8
 
 
+@pytest.mark.seed_sensitive
 def test_discriminated_price_is_a_list_and_learners_report_episodes():
     res = invoke("elecoin", "solve", "--method", "dma-ubrl", "--pricing", "discriminated", "--set", "n_prosumers=3",
                  "--set", "dma_ubrl.stages=2", "--seed", "3", "--json")
@@ -32,6 +33,7 @@ def test_discriminated_price_is_a_list_and_learners_report_episodes():
     assert data["episodes"] > 0
 
 
+@pytest.mark.seed_sensitive
 def test_same_seed_same_answer():
     args = ("elecoin", "solve", "--method", "random", "--seed", "9", "--json")
     a, b = json.loads(invoke(*args).stdout), json.loads(invoke(*args).stdout)

@@ -25,7 +25,8 @@ def test_deploy_is_idempotent_and_status_reports_it(tmp_path):
     assert again["contracts"] == a["contracts"] and again["new"] is False
     status = json.loads(run("chain", "status", "--data-dir", str(tmp_path), "--json").stdout)
     assert status["backend"] == "embedded" and status["contracts"] == a["contracts"]
-    assert status["block_number"] == 1
+    assert status["block_number"] == a["block_number"] >= 1
+    assert status["chain_id"] == a["chain_id"] != 131277322940537  # its own chain id, not eth-tester's
 
 
 @pytest.mark.parametrize("pricing", ["unified", "discriminated"])
@@ -48,7 +49,10 @@ def test_settle_moves_equilibrium_amounts(tmp_path, pricing):
         assert p["avail_power_kwh"] == pytest.approx(trade["energy_kwh"])
         assert p["elecoins"] < 1e-3
     server_gain = after["edge server 1"]["native_wei"] - before["edge server 1"]["native_wei"]
-    assert server_gain > 0.99 * sum(t["paid_wei"] for t in data["trades"])
+    # The server keeps the price minus the redemption backing (p_min / 2 = 10 money = 1e16 wei per elecoin).
+    backing = sum(demands) * 10 * 1e15
+    assert server_gain > 0.99 * (sum(t["paid_wei"] for t in data["trades"]) - backing)
+    assert server_gain < sum(t["paid_wei"] for t in data["trades"]) - 0.99 * backing
     assert data["totals"]["elecoin_supply"] == 1_000_000
 
 
@@ -81,9 +85,9 @@ def test_keystore_account_deploys_with_given_edge_server(tmp_path, monkeypatch):
     listed = json.loads(run("chain", "account", "list", "--data-dir", str(tmp_path), "--json").stdout)
     assert listed == [{"name": "operator", "address": operator}]
     # Fund the keystore account from a dev account of the embedded chain, then deploy with it.
-    from gridledger.ledger.chain import EmbeddedChain
+    from gridledger.ledger.chain import open_chain
 
-    chain = EmbeddedChain(tmp_path / "chain")
+    chain = open_chain(None, tmp_path)
     chain.send_value(chain.dev_signers()[0], operator, 10**18)
     server = chain.dev_signers()[5].address
     chain.close()

@@ -68,11 +68,13 @@ def chain_deploy(
     rpc_url: RpcOpt = None,
     data_dir: DataDirOpt = None,
     account: Annotated[str | None, typer.Option(
-        "--account", help="Keystore account that deploys and administers (default: the node's first dev account).")]
-    = None,
+        "--account", help="Keystore account that deploys and administers (default: a random administrator "
+        "account in the data dir's key vault).")] = None,
     edge_server: Annotated[list[str] | None, typer.Option(
-        "--edge-server", help="Edge server address (repeatable; default: dev accounts 1..M).")] = None,
-    edge_servers: Annotated[int, typer.Option("--edge-servers", help="Edge servers (dev accounts 1..M).")] = 1,
+        "--edge-server", help="Edge server address (repeatable; default: random vault accounts).")] = None,
+    edge_servers: Annotated[int, typer.Option("--edge-servers", help="Edge servers (random vault accounts).")] = 1,
+    guardian: Annotated[str | None, typer.Option(
+        "--guardian", help="Address allowed to pause the market (default: a random vault account).")] = None,
     total_elecoins: Annotated[float, typer.Option("--total-elecoins", help="Elecoin supply.")] = 1_000_000.0,
     unit_power_price: Annotated[float, typer.Option("--unit-power-price", help="Q, elecoins per kWh.")] = 0.6,
     json_: JsonOpt = False,
@@ -88,12 +90,14 @@ def chain_deploy(
     admin = _keystore(home).unlock(account, _password(confirm=False)) if account else None
     chain = open_chain(rpc_url, home)
     try:
-        dep, new = deploy_market(chain, home, params, admin=admin, edge_servers=edge_server or None)
+        dep, new = deploy_market(chain, home, params, admin=admin, edge_servers=edge_server or None,
+                                 guardian=guardian)
     finally:
         chain.close()
     data = {"chain_id": dep.chain_id, "backend": dep.backend, "contracts": dep.contracts,
             "abi_dir": dep.parameters["abi_dir"], "administrator": dep.administrator,
-            "edge_servers": dep.edge_servers, "block_number": dep.block_number, "new": new}
+            "edge_servers": dep.edge_servers, "guardian": dep.guardian, "block_number": dep.block_number,
+            "new": new}
     if json_:
         typer.echo(dumps(data))
     else:
@@ -122,3 +126,43 @@ def chain_status(rpc_url: RpcOpt = None, data_dir: DataDirOpt = None, json_: Jso
     else:
         console.print(f"{data['backend']} chain {data['chain_id']}, block {data['block_number']}; contracts: "
                       + (", ".join(f"{k} {v}" for k, v in dep.contracts.items()) if dep else "none deployed"))
+
+
+@app.command("roles")
+@user_errors
+def chain_roles(rpc_url: RpcOpt = None, data_dir: DataDirOpt = None, json_: JsonOpt = False) -> None:
+    """Who holds each role of the deployed market now (administrator, pending transfer, guardian,
+    edge servers with their allocations), and whether any of them is a well-known key."""
+    from gridledger.errors import ConfigError
+    from gridledger.ledger.chain import open_chain
+    from gridledger.ledger.clients import ETSCClient
+    from gridledger.ledger.deploy import load_deployment
+    from gridledger.ledger.keys import is_well_known
+
+    home = data_dir_or_default(data_dir)
+    chain = open_chain(rpc_url, home)
+    try:
+        dep = load_deployment(chain, home)
+        if dep is None:
+            raise ConfigError("data_dir", f"no market deployed on chain {chain.chain_id} from {home} "
+                              "(run gridledger chain deploy)")
+        etsc = ETSCClient(chain, dep.contracts["ETSC"])
+        pending, after = etsc.pending_administrator()
+        servers = {a: etsc.allocation(a) for a in etsc.edge_servers()}
+        admin = etsc.administrator()
+        data = {"chain_id": chain.chain_id, "administrator": admin,
+                "pending_administrator": pending, "pending_accept_after": after or None,
+                "admin_delay_s": etsc.admin_delay_s(), "guardian": dep.guardian or None,
+                "guardian_active": bool(dep.guardian) and etsc.is_guardian(dep.guardian),
+                "edge_servers": [{"address": a, "allocation_units": v} for a, v in servers.items()],
+                "paused": etsc.paused(),
+                "well_known": [a for a in [admin, dep.guardian, *servers] if a and is_well_known(a)]}
+    finally:
+        chain.close()
+    if json_:
+        typer.echo(dumps(data))
+    else:
+        console.print(f"administrator {data['administrator']}"
+                      + (f" (transfer to {pending} from {after})" if pending else "")
+                      + f"; guardian {data['guardian']}; edge servers {', '.join(servers)}; "
+                      + ("paused" if data["paused"] else "running"))

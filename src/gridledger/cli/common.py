@@ -95,7 +95,15 @@ class LossModel(StrEnum):
 class Profiles(StrEnum):
     synthetic = "synthetic"
     ausgrid = "ausgrid"
+    citylearn = "citylearn"
+    simbench = "simbench"
     forecast = "forecast"
+
+
+class Fleet(StrEnum):
+    thesis = "thesis"
+    real = "real"
+    citylearn = "citylearn"
 
 
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of every random generator used.")]

@@ -40,18 +40,26 @@ def demo(
     from gridledger.scenarios.fleet.reports import reproduce_fig46_49
     from gridledger.scenarios.fleet.run import train_config
 
+    # The fleet on real data (shipped subset unless $GRIDLEDGER_DATA names the full sets): V2G-capable EV
+    # models by Dutch registrations, ElaadNL workplace sessions, Dutch day-ahead prices.
+    vcfg = train_config({"env": {"fleet": "real"}})
     vprogress = progress_display(True)
     with output_dir(out / "v2v") as od:
         if vprogress is not None:
             with vprogress:
-                reproduce_fig46_49(train_config({}), seed, False, od, Reporter(vprogress))
+                reproduce_fig46_49(vcfg, seed, False, od, Reporter(vprogress))
         else:
-            reproduce_fig46_49(train_config({}), seed, False, od)
-    console.print(f"EV fleet (federated PPO, 10 EVs): report written to [bold]{out / 'v2v' / 'report.md'}[/bold]")
+            reproduce_fig46_49(vcfg, seed, False, od)
+    from gridledger.data.fleet import data_label
 
-    from gridledger.ledger.chain import EmbeddedChain
+    console.print(f"EV fleet (federated PPO, 10 EVs; real data, {data_label(vcfg.env.real)}: EV models by Dutch "
+                  f"registrations, ElaadNL sessions, Dutch day-ahead prices): report written to "
+                  f"[bold]{out / 'v2v' / 'report.md'}[/bold]")
+
+    from gridledger.ledger.chain import open_chain
     from gridledger.scenarios.community.chain import record_community_day
-    from gridledger.scenarios.community.reports import THESIS_TABLE_32, ausgrid_input, day_report, ledger_lines
+    from gridledger.scenarios.community.inputs import citylearn_input
+    from gridledger.scenarios.community.reports import day_report, ledger_lines, source_lines, thesis_table32_lines
     from gridledger.scenarios.community.run import CommunityConfig
     from gridledger.scenarios.elecoin.chain import settle_elecoin
     from gridledger.scenarios.fleet.chain import FleetSettleConfig, settle_fleet
@@ -59,11 +67,12 @@ def demo(
 
     ccfg = CommunityConfig()
 
-    chain = EmbeddedChain(out / "chain" / "chain")
+    chain = open_chain(None, out / "chain")  # its keys in out/chain/vault
     try:
         result = settle_elecoin(chain, out / "chain", cfg, "analytic", "unified", np.random.default_rng(seed))
         crng = np.random.default_rng(seed)
-        cday, ledger = record_community_day(chain, out / "chain", ccfg, ausgrid_input(ccfg, crng), crng)
+        cinputs = citylearn_input(ccfg, crng)  # measured homes (shipped subset unless $GRIDLEDGER_DATA)
+        cday, ledger = record_community_day(chain, out / "chain", ccfg, cinputs, crng)
         fleet, fcfg = load_fleet(out / "v2v" / "model")
         fleet_result = settle_fleet(chain, out / "chain", fleet, fcfg.env, seed + 1, FleetSettleConfig(selfish=(3,)))
     finally:
@@ -74,15 +83,18 @@ def demo(
     console.print(f"settlement on the embedded chain ({out / 'chain'}): [bold]{out / 'elecoin' / 'settlement.json'}"
                   "[/bold]")
     with output_dir(out / "community") as od:
-        day_report(cday, od, seed, "Community day: 10 prosumers (synthetic Ausgrid-format sample)",
-                   [*THESIS_TABLE_32, "", *ledger_lines(ledger)])
+        subset = " (shipped subset)" if "shipped subset" in cinputs.source else ""
+        day_report(cday, od, seed, f"Community day: 10 measured homes, CityLearn 2022{subset}",
+                   [*source_lines(cinputs), *thesis_table32_lines("measured CityLearn 2022 homes"), "",
+                    *ledger_lines(ledger)])
         od.write_json("ledger.json", ledger)
-    console.print(f"community day: report written to [bold]{out / 'community' / 'report.md'}[/bold]; on chain: "
+    console.print(f"community day ({cinputs.source.split(' (')[0].split(':')[0]}, {cinputs.labels[0].split(', ')[-1]}"
+                  f"{subset}): report written to [bold]{out / 'community' / 'report.md'}[/bold]; on chain: "
                   f"round {ledger['round']}, miner {ledger['miner']}, reward {ledger['reward_upos']:.6f} UPOS")
     with output_dir(out / "v2v") as od:
         od.write_json("settlement.json", fleet_result)
     console.print(fleet_table(fleet_result))
     serve_cmd = f".venv/bin/gridledger serve --data-dir {out / 'chain'}"
     console.print(f"portal, explorer and dashboards on this chain: run [bold]{serve_cmd}[/bold] (admin password: "
-                  "dev-admin-password), then open:")
+                  "$GRIDLEDGER_ADMIN_PASSWORD, in dev: dev-admin-password), then open:")
     typer.echo("http://127.0.0.1:8000/")

@@ -28,6 +28,9 @@ def reproduce(
     out: Annotated[Path, typer.Option("--out", help="Directory for results.json, figures and report.md.")] =
     Path("out/reproduce"),
     smoke: Annotated[bool, typer.Option("--smoke", help="Small, fast version (used by the tests).")] = False,
+    data: Annotated[str | None, typer.Option(
+        "--data", help="(thesis-fig3.4) synthetic (default), citylearn (the measured CityLearn 2022 homes from "
+        "$GRIDLEDGER_DATA, else the shipped subset), or a CityLearn or Ausgrid-format path.")] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     seed: SeedOpt = 0,
@@ -35,6 +38,10 @@ def reproduce(
 ) -> None:
     """Regenerate a figure of the sources next to the published statements."""
     mapping = gather(config, set_ or [])
+    if data is not None and name.value != "thesis-fig3.4":
+        from gridledger.errors import ConfigError
+
+        raise ConfigError("--data", f"only thesis-fig3.4 takes --data (got {name.value})")
     if name.value.startswith("paper-"):
         from gridledger.scenarios.elecoin.reports import reproduce_paper_fig3, reproduce_paper_fig4
         from gridledger.scenarios.elecoin.run import ElecoinConfig
@@ -42,12 +49,14 @@ def reproduce(
         cfg: Any = ElecoinConfig.from_mapping(mapping)
         runner: Any = {Experiment.paper_fig3: reproduce_paper_fig3, Experiment.paper_fig4: reproduce_paper_fig4}[name]
     elif name.value == "thesis-fig3.4":
+        import functools
+
         from gridledger.forecast.model import ForecastConfig
         from gridledger.params import from_mapping
         from gridledger.scenarios.forecast import reproduce_fig34
 
         cfg = from_mapping(ForecastConfig, mapping)
-        runner = reproduce_fig34
+        runner = functools.partial(reproduce_fig34, data=data)
     elif name.value.startswith("thesis-fig4"):
         from gridledger.scenarios.fleet.reports import reproduce_fig46_49, reproduce_fig410, reproduce_fig411_412
         from gridledger.scenarios.fleet.run import train_config

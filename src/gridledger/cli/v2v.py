@@ -12,6 +12,7 @@ from gridledger.cli.common import (
     Algo,
     ConfigOpt,
     DataDirOpt,
+    Fleet,
     JsonOpt,
     OutOpt,
     RpcOpt,
@@ -42,6 +43,12 @@ def v2v_train(
         "--no-federation", help="One central agent on all EVs' days (baseline1 with ddpg).")] = False,
     no_delta: Annotated[bool, typer.Option("--no-delta", help="No price factor delta (baseline2).")] = False,
     data: Annotated[V2VData, typer.Option("--data", help="Normal (nd) or uniform (ud) draws.")] = V2VData.nd,
+    fleet: Annotated[Fleet, typer.Option(
+        "--fleet", help="thesis (Table 4.1 draws), real (V2G-capable EV models by Dutch registrations, ElaadNL "
+        "sessions, Dutch day-ahead prices) or citylearn (CityLearn 2022's EV schedules and tariff).")] = Fleet.thesis,
+    fleet_data: Annotated[Path | None, typer.Option(
+        "--fleet-data", help="(--fleet real/citylearn) dataset directory; default $GRIDLEDGER_DATA or the shipped "
+        "subset.")] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     seed: SeedOpt = 0,
@@ -58,7 +65,11 @@ def v2v_train(
         train_config,
     )
 
-    mapping = merge({"algo": algo.value, "env": {"data": data.value, "use_delta": not no_delta},
+    env: dict = {"data": data.value, "use_delta": not no_delta}
+    if fleet is not Fleet.thesis:
+        env |= {"fleet": "real", "real": {"source": "elaad" if fleet is Fleet.real else "citylearn",
+                                          "data_dir": str(fleet_data or "")}}
+    mapping = merge({"algo": algo.value, "env": env,
                      "federation": {"evs": evs, "rounds": rounds, "federated": not no_federation}},
                     gather(config, set_ or []))
     cfg = train_config(mapping)
@@ -71,7 +82,8 @@ def v2v_train(
         fleet = train(cfg, seed)
     recs = fleet.records
     result = {"algo": cfg.algo, "evs": cfg.federation.evs, "federated": cfg.federation.federated,
-              "use_delta": cfg.env.use_delta, "data": cfg.env.data, "rounds": len(recs),
+              "use_delta": cfg.env.use_delta, "data": cfg.env.data, "fleet": fleet_json(cfg.env, cfg.federation.evs),
+              "rounds": len(recs),
               "learning_curve": [{"round": r.round, "episodes": r.episodes, "env_steps": r.env_steps,
                                   "mean_return": r.mean_return} for r in recs],
               "rounds_record": [{"round": r.round, "mlag": r.mlag, "scores": r.scores,
@@ -152,6 +164,16 @@ def v2v_settle(
         typer.echo(dumps(result))
         return
     console.print(fleet_table(result))
+
+
+def fleet_json(env: object, evs: int) -> dict:
+    """The fleet's data source and, for real fleets, each EV's model."""
+    from gridledger.data.fleet import data_label, fleet_models
+
+    if getattr(env, "fleet", "thesis") != "real":
+        return {"kind": "thesis", "source": "Table 4.1 / section 4.4.1 draws"}
+    real = env.real  # type: ignore[attr-defined]
+    return {"kind": real.source, "site": real.site, "data": data_label(real), "ev_models": fleet_models(real, evs)}
 
 
 def fleet_table(result: dict) -> Table:

@@ -33,6 +33,7 @@ from gridledger.forecast.dataset import (
     windows,
 )
 from gridledger.forecast.metrics import errors
+from gridledger.forecast.quantiles import ResidualQuantiles, calibration, reliability
 from gridledger.params import check_choice, check_int, check_number, from_mapping, to_mapping
 
 
@@ -86,19 +87,21 @@ class StackedLSTM(nn.Module):
     profile (a residual design: the network starts from the weekly average, a better day-ahead
     guess than any single past day, and learns what to change)."""
 
-    def __init__(self, n_in: int, hidden: int, layers: int, encoding: str = "daily") -> None:
+    def __init__(self, n_in: int, hidden: int, layers: int, encoding: str = "daily", slots: int = SLOTS) -> None:
         super().__init__()
         self.encoding = encoding
+        self.slots = slots
         self.lstm = nn.LSTM(n_in, hidden, num_layers=layers, batch_first=True)
-        self.head = nn.Linear(hidden, SLOTS * 2)
+        self.head = nn.Linear(hidden, slots * 2)
 
     def base_profile(self, x: torch.Tensor) -> torch.Tensor:
-        """Mean over the look-back days of each half hour and series, (B, 96)."""
+        """Mean over the look-back days of each interval and series, (B, 2 x slots)."""
+        s = self.slots
         if self.encoding == "daily":
-            return x[:, :, : SLOTS * 2].mean(dim=1)
+            return x[:, :, : s * 2].mean(dim=1)
         b, steps, _ = x.shape
-        per_day = x[:, :, :2].reshape(b, steps // SLOTS, SLOTS, 2)
-        return per_day.mean(dim=1).reshape(b, SLOTS * 2)
+        per_day = x[:, :, :2].reshape(b, steps // s, s, 2)
+        return per_day.mean(dim=1).reshape(b, s * 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out, _ = self.lstm(x)
@@ -110,15 +113,21 @@ class Forecaster:
     config: ForecastConfig
     net: StackedLSTM
     normaliser: Normaliser
-    customers: tuple[int, ...]
+    customers: tuple[int | str, ...]
     metrics: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
     synthetic: bool = False
+    quantiles: ResidualQuantiles | None = None
+    """Residual quantiles (P10/P50/P90) fitted on the validation period."""
+
+    @property
+    def slots(self) -> int:
+        return self.net.slots
 
     def predict_next_day(self, values_kwh: np.ndarray, cust: np.ndarray, dates: list[Any]) -> np.ndarray:
-        """values_kwh (n, lookback, 48, 2) of customers ``cust`` (row in the training set); the
-        day after ``dates[-1]`` is forecast: (n, 48, 2) kWh, clipped at 0."""
+        """values_kwh (n, lookback, slots, 2) of customers ``cust`` (row in the training set); the
+        day after ``dates[-1]`` is forecast: (n, slots, 2) kWh, clipped at 0."""
         import datetime as dt
 
         norm = values_kwh / self.normaliser.scale[
@@ -126,16 +135,16 @@ class Forecaster:
         all_dates = [*dates, dates[-1] + dt.timedelta(days=1)]
         cal = calendar(all_dates)
         n, lb = values_kwh.shape[0], values_kwh.shape[1]
-        stacked = np.concatenate([norm, np.zeros((n, 1, SLOTS, 2), dtype=np.float32)], axis=1)
+        stacked = np.concatenate([norm, np.zeros((n, 1, self.slots, 2), dtype=np.float32)], axis=1)
         fake_cust = np.arange(n)
         x, _, _, _ = windows(stacked.astype(np.float32), cal, (lb, lb + 1), lb, self.config.encoding)
         del fake_cust
         with torch.no_grad():
-            y = self.net(torch.from_numpy(x)).numpy().reshape(n, SLOTS, 2)
+            y = self.net(torch.from_numpy(x)).numpy().reshape(n, self.slots, 2)
         return np.clip(self.normaliser.invert(y, cust), 0.0, None)
 
     def forecast(self, history_kwh: np.ndarray, cust: np.ndarray, dates: list[Any], days: int) -> np.ndarray:
-        """Recursive multi-day forecast: (n, days, 48, 2) kWh after the history's last date."""
+        """Recursive multi-day forecast: (n, days, slots, 2) kWh after the history's last date."""
         import datetime as dt
 
         lb = self.config.lookback_days
@@ -152,9 +161,21 @@ class Forecaster:
 
 def train_forecaster(data: SeriesData, config: ForecastConfig, seed: int,
                      progress: Callable[[int, float], None] | None = None) -> Forecaster:
-    """Train the stacked LSTM with early stopping; evaluate it and the baselines on the test period."""
+    """Train the stacked LSTM with early stopping; evaluate it and the baselines on the test period.
+
+    Denormals slow the LSTM backward ~10x on CPU, so they are flushed to zero while training;
+    the processor's flush-to-zero mode is process-wide, so it is switched off again afterwards
+    (other code, e.g. hypothesis's float strategies, needs IEEE subnormals)."""
+    torch.set_flush_denormal(True)
+    try:
+        return _train(data, config, seed, progress)
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def _train(data: SeriesData, config: ForecastConfig, seed: int,
+           progress: Callable[[int, float], None] | None) -> Forecaster:
     torch.set_num_threads(config.threads)
-    torch.set_flush_denormal(True)  # denormals slow the LSTM backward ~10x on CPU
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     c = config
@@ -164,7 +185,7 @@ def train_forecaster(data: SeriesData, config: ForecastConfig, seed: int,
     cal = calendar(data.dates)
     xtr, ytr, _, _ = windows(norm, cal, split.train, c.lookback_days, c.encoding)
     xva, yva, cva, _ = windows(norm, cal, split.val, c.lookback_days, c.encoding)
-    net = StackedLSTM(input_dim(c.encoding), c.hidden, c.layers, c.encoding)
+    net = StackedLSTM(input_dim(c.encoding, data.slots), c.hidden, c.layers, c.encoding, data.slots)
     opt = torch.optim.Adam(net.parameters(), lr=c.lr)
     xt, yt = torch.from_numpy(xtr), torch.from_numpy(ytr)
     xv, yv = torch.from_numpy(xva), torch.from_numpy(yva)
@@ -206,26 +227,58 @@ def train_forecaster(data: SeriesData, config: ForecastConfig, seed: int,
     return model
 
 
+def _point_forecasts(model: Forecaster, data: SeriesData, split: Any, norm: np.ndarray, cal: np.ndarray,
+                     days: tuple[int, int], ridge: RidgeForecaster) -> tuple[dict[str, np.ndarray], np.ndarray,
+                                                                            np.ndarray]:
+    """Each model's forecasts (kWh) of the target days ``days``, the actual values, and the
+    customers' scale (n, 2) of each window."""
+    c = model.config
+    s = data.slots
+    x, _, cust, tday = windows(norm, cal, days, c.lookback_days, c.encoding)
+    actual = data.values[cust, tday].astype(np.float64)
+    with torch.no_grad():
+        lstm = model.normaliser.invert(model.net(torch.from_numpy(x)).numpy().reshape(-1, s, 2), cust)
+    xd, _, _, _ = windows(norm, cal, days, c.lookback_days, "daily")
+    lin = model.normaliser.invert(ridge.predict(xd).reshape(-1, s, 2).astype(np.float32), cust)
+    out = {"lstm": np.clip(lstm, 0, None).astype(np.float64), "linear": np.clip(lin, 0, None).astype(np.float64),
+           "naive_yesterday": seasonal_naive(data.values, cust, tday, 1).astype(np.float64)}
+    if tday.min() >= 7:
+        out["naive_last_week"] = seasonal_naive(data.values, cust, tday, 7).astype(np.float64)
+    rows = np.zeros(len(cust), dtype=np.int64) if model.normaliser.mode == "global" else cust
+    scale = model.normaliser.scale[rows].astype(np.float64)
+    return out, actual, scale
+
+
 def evaluate_all(model: Forecaster, data: SeriesData, split: Any, norm: np.ndarray, cal: np.ndarray
                  ) -> dict[str, Any]:
-    """Test-period errors of the LSTM, seasonal naive (1 day, 7 days) and ridge."""
+    """Test-period errors of the LSTM, seasonal naive (1 day, 7 days) and ridge; each model's
+    P10/P50/P90 from its validation residuals (:mod:`gridledger.forecast.quantiles`) and their
+    calibration on the test period."""
     c = model.config
-    xte, _, cust, tday = windows(norm, cal, split.test, c.lookback_days, c.encoding)
-    actual = data.values[cust, tday]
-    with torch.no_grad():
-        lstm = model.normaliser.invert(model.net(torch.from_numpy(xte)).numpy().reshape(-1, SLOTS, 2), cust)
-    out = {"lstm": errors(np.clip(lstm, 0, None), actual),
-           "naive_yesterday": errors(seasonal_naive(data.values, cust, tday, 1), actual)}
-    if tday.min() >= 7:
-        out["naive_last_week"] = errors(seasonal_naive(data.values, cust, tday, 7), actual)
-    # Linear baseline on the daily encoding (same inputs, flattened).
     xtr_d, ytr_d, _, _ = windows(norm, cal, split.train, c.lookback_days, "daily")
-    xte_d, _, _, _ = windows(norm, cal, split.test, c.lookback_days, "daily")
     ridge = RidgeForecaster(c.ridge_alpha).fit(xtr_d, ytr_d)
-    lin = model.normaliser.invert(ridge.predict(xte_d).reshape(-1, SLOTS, 2).astype(np.float32), cust)
-    out["linear"] = errors(np.clip(lin, 0, None), actual)
-    out["test_windows"] = len(cust)
+    val, actual_val, scale_val = _point_forecasts(model, data, split, norm, cal, split.val, ridge)
+    test, actual, scale = _point_forecasts(model, data, split, norm, cal, split.test, ridge)
+    out: dict[str, Any] = {}
+    quantile_report: dict[str, Any] = {}
+    reliability_report: dict[str, Any] = {}
+    for name, pred in test.items():
+        out[name] = errors(pred, actual)
+        if name not in val:
+            continue
+        rq = ResidualQuantiles.fit((actual_val - val[name]) / scale_val[:, None, :])
+        quantile_report[name] = calibration(rq.apply(pred, scale), actual)
+        if name in ("lstm", "linear"):
+            reliability_report[name] = reliability(val[name], actual_val, scale_val, pred, actual, scale)
+        if name == "lstm":
+            model.quantiles = rq
+    out["quantiles"] = quantile_report
+    out["reliability"] = reliability_report
+    out["test_windows"] = len(actual)
+    out["validation_windows"] = len(actual_val)
     out["test_period"] = [str(data.dates[split.test[0]]), str(data.dates[split.test[1] - 1])]
+    out["validation_period"] = [str(data.dates[split.val[0]]), str(data.dates[split.val[1] - 1])]
+    out["slots_per_day"] = data.slots
     return out
 
 
@@ -235,7 +288,8 @@ def save(model: Forecaster, directory: Path) -> None:
     meta = {"format": "gridledger-forecaster-1", "config": to_mapping(model.config),
             "normaliser": {"mode": model.normaliser.mode, "scale": model.normaliser.scale.tolist()},
             "customers": list(model.customers), "metrics": model.metrics, "history": model.history,
-            "seconds": model.seconds, "synthetic_training_data": model.synthetic}
+            "seconds": model.seconds, "synthetic_training_data": model.synthetic, "slots": model.slots,
+            "quantiles": model.quantiles.to_json() if model.quantiles is not None else None}
     (directory / "forecaster.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
@@ -249,8 +303,13 @@ def load(directory: Path) -> Forecaster:
         norm = Normaliser(np.asarray(meta["normaliser"]["scale"], dtype=np.float32), meta["normaliser"]["mode"])
     except (KeyError, ValueError, TypeError) as exc:
         raise InputFileError(str(path), f"malformed forecaster description ({exc})") from None
-    net = StackedLSTM(input_dim(cfg.encoding), cfg.hidden, cfg.layers, cfg.encoding)
+    try:
+        slots = int(meta.get("slots", SLOTS))
+        rq = ResidualQuantiles.from_json(meta["quantiles"]) if meta.get("quantiles") else None
+    except (KeyError, ValueError, TypeError) as exc:
+        raise InputFileError(str(path), f"malformed forecaster description ({exc})") from None
+    net = StackedLSTM(input_dim(cfg.encoding, slots), cfg.hidden, cfg.layers, cfg.encoding, slots)
     net.load_state_dict(torch.load(Path(directory) / "lstm.pt", weights_only=True))
     net.eval()
     return Forecaster(cfg, net, norm, tuple(meta["customers"]), meta.get("metrics", {}), meta.get("history", []),
-                      meta.get("seconds", 0.0), bool(meta.get("synthetic_training_data", False)))
+                      meta.get("seconds", 0.0), bool(meta.get("synthetic_training_data", False)), rq)

@@ -1,5 +1,6 @@
 """Community geography: prosumers in a square area with the distribution centre (EDC) in the
-middle (thesis section 3.4: 20 km x 20 km), attached to buses of the IEEE 14-bus network.
+middle (thesis section 3.4: 20 km x 20 km), attached to buses of the IEEE 14-bus network; or
+prosumers on the load buses of a distribution feeder (:mod:`gridledger.grid.feeders`).
 
 Node indexing used everywhere in the community code: prosumers are 0..N-1 and the EDC is N.
 """
@@ -29,6 +30,9 @@ class CommunityGrid:
     """(N,) distance from each prosumer to its bus's location."""
     dist_km: NDArray[np.float64]
     """(N+1, N+1) distances; index N is the EDC."""
+    network: str = "ieee14"
+    """The network the buses belong to: "ieee14" (bus numbers 1-14) or a feeder's name
+    (:mod:`gridledger.grid.feeders`; pandapower bus indices)."""
 
     @property
     def n(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -39,9 +40,14 @@ class ChainError(GridledgerError):
 
 @dataclass(frozen=True)
 class LocalSigner:
-    """An account whose key gridledger holds (signs locally, sends raw transactions)."""
+    """An account whose key gridledger holds (signs locally, sends raw transactions).
+
+    ``test_key`` marks a key derived from a public label (:func:`derived_signer`): chains other
+    than the embedded one and anvil refuse to send its transactions.
+    """
 
     account: LocalAccount
+    test_key: bool = False
 
     @property
     def address(self) -> str:
@@ -58,10 +64,28 @@ class NodeSigner:
 Signer = LocalSigner | NodeSigner
 
 
+TEST_KEYS_ENV = "GRIDLEDGER_TEST_KEYS"
+"""The explicit switch for label-derived keys: only the test suite sets it (to "1")."""
+ANVIL_CHAIN_ID = 31337
+
+
 def derived_signer(label: str, index: int) -> LocalSigner:
-    """A deterministic demo account: key = keccak(label, index). Only for local/demo chains."""
+    """A test account whose key is keccak("gridledger:<label>:<index>"): PUBLIC, anybody can sign.
+
+    Only behind the test switch (``$GRIDLEDGER_TEST_KEYS=1``), and only usable on the embedded
+    chain and anvil (chain id 31337): :meth:`Chain.transact` refuses it elsewhere. Every other
+    account comes from :func:`gridledger.ledger.accounts.accounts_for` (random keys).
+
+    Raises
+    ------
+    ChainError
+        The switch is off.
+    """
+    if os.environ.get(TEST_KEYS_ENV) != "1":
+        raise ChainError(f"label-derived keys are public; they exist only for tests (set {TEST_KEYS_ENV}=1, "
+                         "embedded chain or anvil only); use gridledger.ledger.accounts.accounts_for")
     key = keccak(f"gridledger:{label}:{index}".encode())
-    return LocalSigner(Account.from_key(key))
+    return LocalSigner(Account.from_key(key), test_key=True)
 
 
 class Chain:
@@ -84,6 +108,25 @@ class Chain:
 
     def block_number(self) -> int:
         return int(self.w3.eth.block_number)
+
+    @property
+    def dev_chain(self) -> bool:
+        """True for chains whose clock and keys are ours to play with: the embedded chain and anvil."""
+        return False
+
+    def timestamp(self) -> int:
+        """Time of the latest block (seconds)."""
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def advance_time(self, seconds: int) -> int:
+        """Move a dev chain's clock forward by ``seconds`` and mine a block; returns the new time.
+
+        Raises
+        ------
+        ChainError
+            Not a dev chain (a live network's clock is nobody's to move).
+        """
+        raise ChainError(f"chain {self.chain_id} is not a dev chain: its clock cannot be moved")
 
     def dev_signers(self) -> list[Signer]:
         """Funded accounts of the chain (embedded: its genesis keys; rpc: the node's unlocked accounts)."""
@@ -134,6 +177,9 @@ class Chain:
         ContractRevert
             The call would revert (decoded custom error); nothing is sent.
         """
+        if getattr(signer, "test_key", False) and not self.dev_chain:
+            raise ChainError(f"{signer.address} has a label-derived test key (public); chain {self.chain_id} is not "
+                             f"the embedded chain or anvil ({ANVIL_CHAIN_ID}), so it is refused")
         sender = signer.address
         tx: dict[str, Any] = {"from": sender, "value": int(value), "gas": int(gas), "data": data,
                               "chainId": self.chain_id}
@@ -212,20 +258,43 @@ def _looks_like_revert(exc: BaseException) -> bool:
 # ---------------------------------------------------------------------------- embedded
 
 
+GENESIS_ACCOUNTS = 10
+GENESIS_WEI = 10**24
+"""Native coin of each funded genesis account (1,000,000 coin)."""
+MIN_CHAIN_ID = 2**32
+MAX_CHAIN_ID = 4_503_599_627_370_476
+"""Largest chain id wallets accept (MetaMask's bound, below JavaScript's 2**53)."""
+
+
+def random_chain_id() -> int:
+    """A fresh chain id from the OS's CSPRNG, clear of the ids of public networks and dev nodes."""
+    return MIN_CHAIN_ID + secrets.randbelow(MAX_CHAIN_ID - MIN_CHAIN_ID)
+
+
 class EmbeddedChain(Chain):
     """py-evm in process (web3 + eth-tester), persisted in SQLite under ``data_dir``.
 
-    ``data_dir=None`` keeps the chain in memory. One process at a time may open a data dir.
+    Every new chain gets its own random chain id and random keys for its funded genesis
+    accounts (nothing well-known: eth-tester's built-in keys 0x..01-0x..0a hold nothing and sign
+    nothing here). ``data_dir=None`` keeps the chain and its keys in memory. With a data dir,
+    the chain id is kept in the store and the genesis keys in the key vault (``vault``, default
+    :func:`gridledger.ledger.accounts.open_vault` of ``data_dir``), unlocked when first needed.
+    One process at a time may open a data dir. Transactions signed for another chain id, or
+    without one, are refused (no replay between instances).
     """
 
     backend = "embedded"
 
-    def __init__(self, data_dir: str | Path | None = None, synchronous: str = "NORMAL") -> None:
+    def __init__(self, data_dir: str | Path | None = None, synchronous: str = "NORMAL",
+                 vault: Any | None = None) -> None:
         from eth_tester import EthereumTester
         from web3.providers.eth_tester import EthereumTesterProvider
+        from web3.providers.eth_tester.defaults import API_ENDPOINTS
 
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self._lock_fd: int | None = None
+        self._vault = vault
+        self._genesis: list[LocalSigner] | None = None
         db = None
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -234,12 +303,77 @@ class EmbeddedChain(Chain):
 
             db = SQLiteAtomicDB(self.data_dir / "chain.sqlite", synchronous=synchronous)
         self._db = db
-        self.tester_backend = _durable_backend(db)
+        try:
+            self._embedded_chain_id = self._identity(db)
+            self.tester_backend = _durable_backend(db, self._embedded_chain_id, self._genesis_for_new_chain)
+        except BaseException:
+            self.close()
+            raise
         tester = EthereumTester(backend=self.tester_backend)
-        super().__init__(Web3(EthereumTesterProvider(tester)))
+        api = {k: dict(v) for k, v in API_ENDPOINTS.items()}
+        chain_id = self._embedded_chain_id
+        api["eth"]["chainId"] = lambda *_: chain_id
+        super().__init__(Web3(EthereumTesterProvider(tester, api_endpoints=api)))
+        self._chain_id = chain_id
+        # Calls without a sender come from the first funded account (eth-tester wants a sender
+        # that can afford the call's gas; the backend itself holds no key).
+        self.w3.eth.default_account = self._funder_address()
+
+    def _identity(self, db: Any) -> int:
+        if db is None:
+            return random_chain_id()
+        stored = db.get_meta("chain_id")
+        if stored is not None:
+            return int(stored)
+        if db.get_meta("genesis") is not None:
+            raise ChainError(f"{self.data_dir}: this chain was created with eth-tester's well-known keys and shared "
+                             "chain id (an older gridledger); move the directory away to start a new chain")
+        return random_chain_id()
+
+    def _funder_address(self) -> str:
+        if self._genesis is not None:
+            return self._genesis[0].address
+        for e in self._vault_or_default().entries(self._embedded_chain_id):
+            if e.role == "funder" and e.index == 0:
+                return e.address
+        raise ChainError(f"{self.data_dir}: the key vault has no funded account of chain {self._embedded_chain_id} "
+                         "(was the vault moved or replaced?)")
+
+    def _vault_or_default(self) -> Any:
+        if self._vault is None:
+            from gridledger.ledger.accounts import open_vault
+
+            assert self.data_dir is not None
+            self._vault = open_vault(self.data_dir)
+        return self._vault
+
+    def _genesis_for_new_chain(self) -> list[bytes]:
+        """Random keys for a new chain's funded accounts (kept in the vault if persistent)."""
+        if self.data_dir is None:
+            self._genesis = [LocalSigner(Account.from_key(secrets.token_bytes(32))) for _ in range(GENESIS_ACCOUNTS)]
+        else:
+            self._genesis = self._vault_or_default().signers(self._embedded_chain_id, "funder", GENESIS_ACCOUNTS)
+        return [bytes(s.account.key) for s in self._genesis]
+
+    @property
+    def dev_chain(self) -> bool:
+        return True
 
     def dev_signers(self) -> list[Signer]:
-        return [LocalSigner(Account.from_key(k.to_bytes())) for k in self.tester_backend.account_keys]
+        """The funded genesis accounts (random keys; unlocked from the vault on first use)."""
+        if self._genesis is None:
+            self._genesis = self._vault_or_default().signers(self._embedded_chain_id, "funder", GENESIS_ACCOUNTS,
+                                                              create=False)
+        return list(self._genesis)
+
+    def advance_time(self, seconds: int) -> int:
+        if seconds < 0:
+            raise ValueError("seconds must be >= 0")
+        target = self.timestamp() + int(seconds)
+        self.tester_backend.time_travel(target + 1)  # eth-tester mines at target - 1
+        if self._db is not None:
+            self._db.commit()
+        return self.timestamp()
 
     def estimate_gas(self, signer: Signer, to: str, data: str, value: int = 0, margin: float = 1.25) -> int:
         """A fixed cap instead of eth-tester's estimate (a binary search that re-executes the call
@@ -265,34 +399,51 @@ def _lock(path: Path) -> int:
     return fd
 
 
-def _durable_backend(db: Any) -> Any:
-    """An eth-tester PyEVMBackend whose chain lives in ``db`` and commits after every block."""
+def _durable_backend(db: Any, chain_id: int, new_keys: Any) -> Any:
+    """An eth-tester PyEVMBackend whose chain (id ``chain_id``) lives in ``db`` and commits after
+    every block; ``new_keys()`` gives the funded keys of a new genesis. The backend itself holds
+    no key (``eth_sendTransaction`` signs nothing) and refuses raw transactions signed for
+    another chain id or without one."""
+    from eth_keys import keys as eth_keys
     from eth_tester.backends.pyevm.main import (
         PyEVMBackend,
         generate_genesis_state_for_keys,
         get_default_genesis_params,
         setup_tester_chain,
     )
+    from eth_tester.exceptions import ValidationError
 
     class DurablePyEVMBackend(PyEVMBackend):
         def reset_to_genesis(self, genesis_params=None, genesis_state=None, num_accounts=None,
                              vm_configuration=None, mnemonic=None, hd_path=None):
-            keys, memory_chain = setup_tester_chain(genesis_params, genesis_state, num_accounts, vm_configuration,
-                                                    mnemonic, hd_path)
-            self.account_keys = keys
-            if db is None:
-                self.chain = memory_chain
-                return
-            chain_class = type(memory_chain)
-            if db.get_meta("genesis") is not None:
+            from eth.db.atomic import AtomicDB
+
+            self.account_keys = []
+            _, memory_chain = setup_tester_chain(genesis_params, genesis_state, 1, vm_configuration,
+                                                 mnemonic, hd_path)
+            chain_class = type(memory_chain).configure(__name__="GridledgerChain", chain_id=chain_id)
+            if db is not None and db.get_meta("genesis") is not None:
                 self.chain = chain_class(db)
-            else:
-                params = genesis_params or get_default_genesis_params()
-                state = genesis_state or generate_genesis_state_for_keys(keys)
-                self.chain = chain_class.from_genesis(db, params, state)
+                return
+            keys = [eth_keys.PrivateKey(k) for k in new_keys()]
+            params = genesis_params or get_default_genesis_params()
+            state = generate_genesis_state_for_keys(keys, overrides={"balance": GENESIS_WEI})
+            self.chain = chain_class.from_genesis(db if db is not None else AtomicDB(), params, state)
+            if db is not None:
+                db.set_meta("chain_id", str(chain_id))
                 db.set_meta("genesis", self.chain.get_canonical_block_header_by_number(0).hash.hex())
                 db.set_meta("created", str(int(time.time())))
                 db.commit()
+
+        def send_raw_transaction(self, raw_transaction):
+            from eth.vm.forks.prague.transactions import PragueTransactionBuilder
+
+            tx = PragueTransactionBuilder.decode(raw_transaction)
+            signed_for = getattr(tx, "chain_id", None)
+            if signed_for != chain_id:
+                raise ValidationError(f"transaction signed for chain id {signed_for}; this chain is {chain_id} "
+                                      "(replay refused)")
+            return super().send_raw_transaction(raw_transaction)
 
         def mine_blocks(self, num_blocks=1, coinbase=None):
             hashes = super().mine_blocks(num_blocks, coinbase if coinbase is not None else 20 * b"\x00")
@@ -325,6 +476,17 @@ class RPCChain(Chain):
     def dev_signers(self) -> list[Signer]:
         return [NodeSigner(to_checksum_address(a)) for a in self.w3.eth.accounts]
 
+    @property
+    def dev_chain(self) -> bool:
+        return self.chain_id == ANVIL_CHAIN_ID
+
+    def advance_time(self, seconds: int) -> int:
+        if not self.dev_chain:
+            return super().advance_time(seconds)
+        self.w3.provider.make_request("evm_increaseTime", [int(seconds)])  # type: ignore[arg-type]
+        self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        return self.timestamp()
+
 
 def signer_for(chain: Chain, address: str) -> Signer:
     """The dev signer holding ``address`` (administrator or edge server of a deployment)."""
@@ -342,7 +504,11 @@ def default_data_dir() -> Path:
 
 
 def open_chain(rpc_url: str | None = None, data_dir: str | Path | None = None) -> Chain:
-    """The rpc backend when a URL is given, else the embedded chain under ``data_dir``."""
+    """The rpc backend when a URL is given, else the embedded chain under ``data_dir/chain``
+    (its genesis keys in ``data_dir``'s key vault)."""
     if rpc_url:
         return RPCChain(rpc_url)
-    return EmbeddedChain(Path(data_dir or default_data_dir()) / "chain")
+    from gridledger.ledger.accounts import open_vault
+
+    home = Path(data_dir or default_data_dir())
+    return EmbeddedChain(home / "chain", vault=open_vault(home))

@@ -13,7 +13,8 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from gridledger.errors import ConfigError
-from gridledger.ledger.chain import Chain, EmbeddedChain, LocalSigner, Signer, open_chain
+from gridledger.ledger.accounts import open_vault
+from gridledger.ledger.chain import Chain, LocalSigner, Signer, open_chain
 from gridledger.ledger.clients import ETSCClient
 from gridledger.ledger.deploy import MARKETS, Deployment, MarketDeployment, deploy_market, load_deployment
 from gridledger.ledger.keys import is_well_known
@@ -261,18 +262,17 @@ def build_state(settings: Settings) -> AppState:
     etsc = ETSCClient(chain, dep.contracts["ETSC"])
     ks = Keystore(data_dir / "keystore", kdf=settings.keystore_kdf, iterations=settings.keystore_iterations)
     service: dict[str, LocalSigner] = {}
-    # On chains whose dev keys we hold (the embedded chain), the administrator and the edge
-    # servers become keystore accounts protected by the admin password.
-    if isinstance(chain, EmbeddedChain):
-        dev = {s.address: s for s in chain.dev_signers()}
-        named = [("admin", dep.administrator)] + [(f"edge-server-{k + 1}", a) for k, a in enumerate(dep.edge_servers)]
-        for name, address in named:
-            try:
-                ks.find(address)
-            except KeystoreError:
-                signer = dev.get(address)
-                if signer is not None:
-                    ks.create(name, settings.admin_password, private_key=bytes(signer.account.key))
+    # The administrator and the edge servers have random keys in the data directory's key vault
+    # (deploy_market); they become keystore accounts protected by the admin password.
+    vault = open_vault(data_dir)
+    named = [("admin", etsc.administrator())] + [(f"edge-server-{k + 1}", a) for k, a in enumerate(dep.edge_servers)]
+    for name, address in named:
+        try:
+            ks.find(address)
+        except KeystoreError:
+            signer = vault.find(address, chain.chain_id)
+            if signer is not None:
+                ks.create(name, settings.admin_password, private_key=bytes(signer.account.key))
     # The explorer names every contract gridledger deployed on this chain (market, community, fleet).
     known = dict(dep.contracts)
     for market in ("community", "fleet"):

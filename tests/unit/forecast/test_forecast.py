@@ -27,6 +27,7 @@ def test_split_is_chronological_and_disjoint():
     assert s.test[1] - s.test[0] == round(93 * 0.15)
 
 
+@pytest.mark.seed_sensitive
 def test_windows_use_only_earlier_days(series):
     split = split_by_date(series.n_days, 7)
     norm = Normaliser.fit(series, split, "customer").apply(series.values)
@@ -39,6 +40,7 @@ def test_windows_use_only_earlier_days(series):
     assert xh.shape[1] == 336 and np.allclose(yh, y)
 
 
+@pytest.mark.seed_sensitive
 def test_normaliser_is_fitted_on_the_train_period_only(series):
     split = split_by_date(series.n_days, 7)
     changed = series.values.copy()
@@ -52,6 +54,7 @@ def test_normaliser_is_fitted_on_the_train_period_only(series):
     assert g.scale.shape == (1, 2)
 
 
+@pytest.mark.seed_sensitive
 def test_lstm_beats_seasonal_naive_on_both_series(series):
     m = train_forecaster(series, SMOKE, seed=0)
     for s in ("consumption", "generation"):
@@ -60,6 +63,7 @@ def test_lstm_beats_seasonal_naive_on_both_series(series):
     assert set(m.metrics["lstm"]["overall"]) == {"mae_kwh", "rmse_kwh", "daily_energy_error_kwh"}
 
 
+@pytest.mark.seed_sensitive
 def test_training_is_deterministic_under_a_seed(series):
     cfg = ForecastConfig(epochs=3, lr=3e-3)
     a = train_forecaster(series, cfg, seed=4)
@@ -67,6 +71,7 @@ def test_training_is_deterministic_under_a_seed(series):
     assert a.metrics["lstm"] == b.metrics["lstm"]
 
 
+@pytest.mark.seed_sensitive
 def test_save_load_predict(series, tmp_path):
     m = train_forecaster(series, ForecastConfig(epochs=2), seed=0)
     save(m, tmp_path)
@@ -80,6 +85,7 @@ def test_save_load_predict(series, tmp_path):
     assert np.all(a[:, :, :10, 1] < 0.05)
 
 
+@pytest.mark.seed_sensitive
 def test_cli_train_predict_and_errors(tmp_path):
     runner = CliRunner()
     res = runner.invoke(app, ["forecast", "train", "--synthetic", "--customers", "6", "--days", "60", "--epochs", "3",
@@ -99,6 +105,7 @@ def test_cli_train_predict_and_errors(tmp_path):
     assert res.exit_code == 2 and "layers" in res.stderr
 
 
+@pytest.mark.seed_sensitive
 def test_community_runs_on_forecast_profiles(tmp_path):
     runner = CliRunner()
     res = runner.invoke(app, ["community", "run", "--profiles", "forecast", "--prosumers", "8", "--json"])

@@ -28,6 +28,7 @@ def test_initial_pairs_are_seller_buyer_neighbours():
     assert initial_pairs(np.array([2.0, 0.0, -3.0]), dist) == []
 
 
+@pytest.mark.seed_sensitive
 @pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize("split", ["proportional", "equal"])
 def test_final_partition_is_stable_and_individually_rational(seed, split):
@@ -52,16 +53,25 @@ def test_stability_holds_on_random_communities(seed, n):
 def test_stability_check_detects_an_unstable_partition():
     from gridledger.games.coalitions import Allocation, FormationResult
 
-    b, _f, grid, alone, oracle = _setup(1, 10)
+    # Two seller-buyer pairs, each a few hundred metres apart and far from the EDC in the middle:
+    # trading inside a pair loses less than both sides trading with the EDC.
+    positions = np.array([[1.0, 1.0], [1.4, 1.2], [19.0, 18.8], [18.6, 19.0]])
+    b = np.array([6.0, -5.0, 4.0, -7.0])
+    grid = community_grid(positions)
+    f = distance_loss_fractions(grid.dist_km, 0.056 / (20 * np.sqrt(2)), 0.018, 0.056)
+    alone = alone_losses(b, f[:4, 4], f[4, :4])
+    oracle = make_oracle(b, f, "proportional")
     res = form_coalitions(b, alone, grid.dist_km, oracle)
     assert res.member_loss.sum() < alone.sum() - 1e-6  # this community gains from coalitions
-    singles = FormationResult(partition=tuple((i,) for i in range(10)),
-                              allocations={(i,): Allocation((i,), alone[[i]], float(alone[i])) for i in range(10)},
+    assert stability_violations(res, oracle, alone) == []
+    singles = FormationResult(partition=tuple((i,) for i in range(4)),
+                              allocations={(i,): Allocation((i,), alone[[i]], float(alone[i])) for i in range(4)},
                               member_loss=alone.copy(), rounds=())
     violations = stability_violations(singles, oracle, alone)
     assert violations and all(v.gain_kwh > 0 for v in violations)
 
 
+@pytest.mark.seed_sensitive
 def test_merge_neighbour_speedup_does_not_change_stability():
     b, _f, grid, alone, oracle = _setup(7, 25)
     from gridledger.games.coalitions import FormationConfig

@@ -12,6 +12,7 @@ def _par(cfg):
                      float(cfg.lr_schedule == "harmonic"), float(cfg.future == "shared")])
 
 
+@pytest.mark.seed_sensitive
 @pytest.mark.parametrize("cfg", [WoLFConfig(), WoLFConfig(future="per-action", gamma=0.7),
                                  WoLFConfig(lr_schedule="constant", sigma=0.3, gamma=0.2)])
 def test_compiled_update_equals_numpy_reference(cfg):
@@ -34,6 +35,7 @@ def test_compiled_update_equals_numpy_reference(cfg):
     np.testing.assert_allclose(fast.pi_avg, ref.pi_avg, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.seed_sensitive
 def test_compiled_action_sampling_follows_the_policy():
     pi = np.zeros((1, 1, 4))
     pi[0, 0] = [0.1, 0.2, 0.3, 0.4]

@@ -6,6 +6,7 @@ import pytest
 from gridledger.learn.fleet.env import V2VBatchEnv, V2VConfig, V2VEnv
 
 
+@pytest.mark.seed_sensitive
 @pytest.mark.parametrize("cfg", [V2VConfig(), V2VConfig(extended_obs=True, data="ud", assisted=True)])
 def test_batch_matches_single_env_step_for_step(cfg):
     n = 12
@@ -30,6 +31,7 @@ def test_batch_matches_single_env_step_for_step(cfg):
         active &= ~done_b
 
 
+@pytest.mark.seed_sensitive
 def test_auto_reset_starts_new_days():
     env = V2VBatchEnv(8, seed=1)
     days = 0

@@ -16,6 +16,7 @@ def _bandit(rewards, steps, cfg=None, seed=0, explore=0.2):
     return learner
 
 
+@pytest.mark.seed_sensitive
 def test_policies_remain_distributions():
     learner = _bandit(np.random.default_rng(1).normal(size=(5, 7)), 300)
     assert np.all(learner.pi >= 0)
@@ -23,6 +24,7 @@ def test_policies_remain_distributions():
     assert learner.pi_avg.sum(axis=2) == pytest.approx(np.ones((5, 1)))
 
 
+@pytest.mark.seed_sensitive
 def test_each_learner_converges_to_its_own_best_action():
     rewards = np.array([[0.0, 1.0, 0.5], [3.0, 1.0, 2.0], [0.1, 0.2, 0.3]])
     learner = _bandit(rewards, 3000)
@@ -30,6 +32,7 @@ def test_each_learner_converges_to_its_own_best_action():
     assert learner.pi[:, 0].max(axis=1).min() > 0.95
 
 
+@pytest.mark.seed_sensitive
 def test_learners_do_not_read_each_others_rows():
     rewards = np.array([[0.0, 1.0, 0.5], [3.0, 1.0, 2.0]])
     both = _bandit(rewards, 500, seed=3)

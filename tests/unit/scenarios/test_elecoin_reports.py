@@ -8,6 +8,7 @@ from gridledger.cli import app
 runner = CliRunner()
 
 
+@pytest.mark.seed_sensitive
 @pytest.mark.slow
 def test_reproduce_fig3_smoke_writes_figure_results_and_report(tmp_path):
     res = runner.invoke(app, ["reproduce", "paper-fig3", "--out", str(tmp_path), "--smoke", "--set",
@@ -20,6 +21,7 @@ def test_reproduce_fig3_smoke_writes_figure_results_and_report(tmp_path):
     assert "the higher the unit elecoin price, the fewer the demands" in report
 
 
+@pytest.mark.seed_sensitive
 @pytest.mark.slow
 def test_reproduce_fig4_smoke_states_the_papers_trends(tmp_path):
     res = runner.invoke(app, ["reproduce", "paper-fig4", "--out", str(tmp_path), "--smoke", "--json"])
@@ -37,6 +39,7 @@ def test_reproduce_fig4_smoke_states_the_papers_trends(tmp_path):
     assert "| paper (section IV.B.2) | ours | verdict |" in report
 
 
+@pytest.mark.seed_sensitive
 def test_demo_writes_report(tmp_path):
     res = runner.invoke(app, ["demo", "--out", str(tmp_path), "--set", "n_prosumers=3", "--set", "dma_ubrl.stages=3",
                               "--set", "ga.generations=20"])

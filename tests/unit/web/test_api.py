@@ -204,12 +204,14 @@ def test_read_routes_and_explorer(world):
     assert c.get(f"/api/explorer/search?q={b['transactions'][0]['hash']}").json()["kind"] == "tx"
     assert c.get(f"/api/explorer/search?q={world.alice['address'].lower()}").json()["kind"] == "address"
     assert c.get("/api/explorer/search?q=hello").json() == {"kind": None}
+    assert c.get("/api/explorer/search?q=%C2%B9").json() == {"kind": None}  # a Unicode digit is not a block number
     assert c.get("/api/accounts/0x12").status_code == 422
     market = c.get("/api/market").json()
     assert market["unit_power_price_elecoins_per_kwh"] == pytest.approx(0.6)
     assert any(r["address"] == world.bob["address"] for r in market["retailers"])
 
 
+@pytest.mark.seed_sensitive
 def test_dashboard_serves_the_cli_results(world):
     from gridledger.web.jobs import DONE
     from gridledger.web.routes.dashboard import elecoin_job

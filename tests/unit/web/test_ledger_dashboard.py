@@ -13,6 +13,7 @@ from gridledger.scenarios.fleet.run import train, train_config
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.seed_sensitive
 def test_ledger_dashboard_before_and_after_rounds(tmp_path):
     client = TestClient(make_app(tmp_path))
     empty = client.get("/api/dashboard/ledger").json()

@@ -10,7 +10,7 @@ import io
 import pytest
 from eth_account import Account
 from fastapi.testclient import TestClient
-from webapp import make_app, populate
+from webapp import admin_signer, make_app, populate
 
 pytestmark = pytest.mark.integration
 
@@ -76,7 +76,7 @@ def test_csv_quotes_hostile_on_chain_names(tmp_path):
     g = w.client.app.state.gl
     evil = Account.create().address
     with g.lock:
-        g.etsc.empower(g.chain.dev_signers()[0], '=HYPERLINK("http://evil","x")', evil, True, False)
+        g.etsc.empower(admin_signer(g), '=HYPERLINK("http://evil","x")', evil, True, False)
     r = w.client.get(f"/api/accounts/{evil}/history.csv")
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert rows[0]["description"].startswith("Registered as “=HYPERLINK")  # not a formula: starts with text

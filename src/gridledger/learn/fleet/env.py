@@ -22,11 +22,17 @@ otherwise (4.16). delta_t is the price factor of the hour's period, eqs. (4.3)-(
 (delta_off = 0 by the same formula), capped below 1 as eq. (4.2) requires.
 PoSOC proof score of the step (4.1): delta_t (D - C) = -delta_t A, plus SOC_max - SOC at
 departure.
+
+Real data (``fleet="real"``, :mod:`gridledger.data.fleet`): each EV-day comes from real EV
+models, ElaadNL sessions and Dutch day-ahead prices (or CityLearn's EV schedules and tariff);
+the day then carries its own battery and charger powers and an hourly grid price (p_Gsell of
+each hour; delta from the means of the day's off-, mid- and on-peak hours). Rows of the batched
+env belong to EVs (``evs``) so that an EV keeps its model from day to day.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
@@ -34,6 +40,7 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import NDArray
 
+from gridledger.data.fleet import RealFleetConfig
 from gridledger.params import check_choice, check_number
 
 OFF, MID, ON = 0, 1, 2
@@ -42,6 +49,10 @@ PRICE_SCALES = {
     "section-4.4.1": ((0.82, 0.1), (1.13, 0.1), (1.7, 0.1)),
     "table-4.1": ((6.8, 2.6), (10.0, 1.5), (12.9, 2.0)),
 }
+#: Observation scale of prices for real fleets (about the on-peak mean of the shipped data:
+#: Dutch day-ahead 2024, 0.09 EUR/kWh; CityLearn's tariff, 0.31 USD/kWh).
+REAL_PRICE_SCALE = {"elaad": 0.1, "citylearn": 0.3}
+FLEETS = ("thesis", "real")
 
 
 def tou_period(hour: NDArray[np.int64] | int) -> NDArray[np.int64]:
@@ -86,6 +97,11 @@ class V2VConfig:
     """Upper bound of delta (eq. 4.2 requires delta < 1; the 4.4.1 prices give delta_on = 1.07)."""
     extended_obs: bool = False
     """Add hour/24 and hours to departure/24 to the state (4.10) (an option; reported both ways)."""
+    fleet: str = "thesis"
+    """"thesis": days drawn per Table 4.1 / section 4.4.1 (``data``, ``price_scale``, ``capacity_kwh``,
+    ``charge_kw``); "real": days from real data (``real``; battery, powers and prices per day)."""
+    real: RealFleetConfig = field(default_factory=RealFleetConfig)
+    """(fleet "real") where and how real EV-days are drawn (:mod:`gridledger.data.fleet`)."""
 
     def __post_init__(self) -> None:
         check_number("capacity_kwh", self.capacity_kwh, gt=0)
@@ -100,26 +116,43 @@ class V2VConfig:
         check_number("eta", self.eta)
         check_number("assisted_cost", self.assisted_cost, ge=0)
         check_number("delta_cap", self.delta_cap, gt=0, le=1)
+        check_choice("fleet", self.fleet, FLEETS)
 
     @property
     def obs_dim(self) -> int:
         return 8 if self.extended_obs else 6
 
+    @property
+    def price_obs_scale(self) -> float:
+        """Scale of the prices in observations: the on-peak mean of the price process."""
+        if self.fleet == "real":
+            return REAL_PRICE_SCALE[self.real.source]
+        return PRICE_SCALES[self.price_scale][2][0]
+
 
 @dataclass(frozen=True)
 class Days:
-    """k EV-days: whole-hour arrival and departure, initial SOC, prices per period."""
+    """k EV-days: whole-hour arrival and departure, initial SOC, prices per period; real days
+    also carry their battery, powers and hourly prices (None: the config's values)."""
 
     arrival: NDArray[np.int64]
     departure: NDArray[np.int64]
     soc0: NDArray[np.float64]
     prices: NDArray[np.float64]  # (k, 3) off/mid/on grid selling price
+    capacity_kwh: NDArray[np.float64] | None = None
+    charge_kw: NDArray[np.float64] | None = None
+    discharge_kw: NDArray[np.float64] | None = None
+    hourly_prices: NDArray[np.float64] | None = None  # (k, 48) grid selling price per hour from midnight
 
     def __len__(self) -> int:
         return len(self.arrival)
 
     def pick(self, i: int) -> Days:
-        return Days(self.arrival[i:i + 1], self.departure[i:i + 1], self.soc0[i:i + 1], self.prices[i:i + 1])
+        def cut(a: NDArray[Any] | None) -> NDArray[Any] | None:
+            return None if a is None else a[i:i + 1]
+
+        return Days(self.arrival[i:i + 1], self.departure[i:i + 1], self.soc0[i:i + 1], self.prices[i:i + 1],
+                    cut(self.capacity_kwh), cut(self.charge_kw), cut(self.discharge_kw), cut(self.hourly_prices))
 
 
 def _draw(rng: np.random.Generator, mean: float, sd: float, k: int, uniform: bool) -> NDArray[np.float64]:
@@ -129,8 +162,26 @@ def _draw(rng: np.random.Generator, mean: float, sd: float, k: int, uniform: boo
     return rng.normal(mean, sd, k)
 
 
-def sample_days(rng: np.random.Generator, k: int, config: V2VConfig) -> Days:
-    """Draw k EV-days per Table 4.1 / section 4.4.1 (``config.data`` chooses normal or uniform)."""
+def real_days(rng: np.random.Generator, k: int, config: V2VConfig,
+              ev_ids: NDArray[np.int64] | None = None) -> Days:
+    """k EV-days from real data (:func:`gridledger.data.fleet.draw_days`); period prices are
+    the means of the arrival day's hours in each time-of-use period."""
+    from gridledger.data.fleet import draw_days
+
+    d = draw_days(rng, k, config.real, config.soc_min, config.soc_max, ev_ids)
+    period = tou_period(np.arange(24))
+    day = d.hourly_price_per_kwh[:, :24]
+    prices = np.stack([day[:, period == p].mean(axis=1) for p in (OFF, MID, ON)], axis=1)
+    return Days(d.arrival_h, d.departure_h, d.soc0_frac, prices, d.capacity_kwh, d.charge_kw, d.discharge_kw,
+                d.hourly_price_per_kwh)
+
+
+def sample_days(rng: np.random.Generator, k: int, config: V2VConfig,
+                ev_ids: NDArray[np.int64] | None = None) -> Days:
+    """Draw k EV-days per Table 4.1 / section 4.4.1 (``config.data`` chooses normal or uniform),
+    or from real data when ``config.fleet`` is "real" (``ev_ids``: the EV of each row)."""
+    if config.fleet == "real":
+        return real_days(rng, k, config, ev_ids)
     u = config.data == "ud"
     arrival = np.clip(np.rint(_draw(rng, 7.0, 1.0, k, u)), 4, 10).astype(np.int64)
     departure = np.clip(np.rint(_draw(rng, 18.0, 1.0, k, u)), 8, 22).astype(np.int64)
@@ -159,21 +210,30 @@ class V2VBatchEnv:
     """
 
     def __init__(self, n: int, config: V2VConfig | None = None, seed: int | None = None,
-                 auto_reset: bool = True) -> None:
+                 auto_reset: bool = True, evs: int | None = None) -> None:
         self.n = n
         self.config = config or V2VConfig()
         self.rng = np.random.default_rng(seed)
         self.auto_reset = auto_reset
+        # Rows belong to ``evs`` EVs in equal consecutive blocks (each row its own EV by default);
+        # real fleets keep an EV's model across its days.
+        self.ev_of_row = np.arange(n) // max(1, n // evs) if evs else np.arange(n)
         self.days_seen: list[Days] = []
         self.reset()
 
     def _start(self, idx: NDArray[np.int64], days: Days) -> None:
+        c = self.config
         self.arrival[idx] = days.arrival
         self.departure[idx] = days.departure
         self.soc[idx] = days.soc0
         self.prices[idx] = days.prices
         self.delta[idx] = price_factors(days.prices, self.config)
         self.hour[idx] = days.arrival
+        self.capacity[idx] = c.capacity_kwh if days.capacity_kwh is None else days.capacity_kwh
+        self.charge_kw[idx] = c.charge_kw if days.charge_kw is None else days.charge_kw
+        self.discharge_kw[idx] = c.discharge_kw if days.discharge_kw is None else days.discharge_kw
+        if days.hourly_prices is not None:
+            self.hourly[idx] = days.hourly_prices
 
     def reset(self, days: Days | None = None) -> NDArray[np.float32]:
         n = self.n
@@ -183,7 +243,11 @@ class V2VBatchEnv:
         self.soc = np.zeros(n)
         self.prices = np.zeros((n, 3))
         self.delta = np.zeros((n, 3))
-        d = days if days is not None else sample_days(self.rng, n, self.config)
+        self.capacity = np.zeros(n)
+        self.charge_kw = np.zeros(n)
+        self.discharge_kw = np.zeros(n)
+        self.hourly = np.zeros((n, 48)) if self.config.fleet == "real" else None
+        d = days if days is not None else sample_days(self.rng, n, self.config, self.ev_of_row)
         self.days_seen = [d]
         self._start(np.arange(n), d)
         return self.observe()
@@ -194,7 +258,7 @@ class V2VBatchEnv:
         c = self.config
         period = tou_period(self.hour)
         rows = np.arange(self.n)
-        p_sell = self.prices[rows, period]
+        p_sell = self.prices[rows, period] if self.hourly is None else self.hourly[rows, np.minimum(self.hour, 47)]
         return (self.delta[rows, period], (1 - c.v2v_discount) * p_sell, (1 - c.grid_buy_discount) * p_sell,
                 p_sell)
 
@@ -211,14 +275,14 @@ class V2VBatchEnv:
                                                           NDArray[np.bool_], dict[str, Any]]:
         c = self.config
         a = np.clip(np.asarray(action, dtype=float).reshape(self.n), -1.0, 1.0)
-        asked = np.where(a >= 0, a * c.charge_kw, a * c.discharge_kw)
-        lo = np.maximum(-(self.soc - c.soc_min) * c.capacity_kwh, -c.discharge_kw)
-        hi = np.minimum((c.soc_max - self.soc) * c.capacity_kwh, c.charge_kw)
+        asked = np.where(a >= 0, a * self.charge_kw, a * self.discharge_kw)
+        lo = np.maximum(-(self.soc - c.soc_min) * self.capacity, -self.discharge_kw)
+        hi = np.minimum((c.soc_max - self.soc) * self.capacity, self.charge_kw)
         hi = np.maximum(hi, lo)  # an SOC outside the limits forces the move back (4.13)
         energy = np.clip(asked, lo, hi)
         delta, p_v2v, p_buy, p_sell = self.current_prices()
         omega = c.assisted_cost if c.assisted else 0.0
-        self.soc = self.soc + energy / c.capacity_kwh
+        self.soc = self.soc + energy / self.capacity
         departing = self.hour + 1 >= self.departure
         reward = -delta * energy * (p_v2v + omega)                      # eq. (4.14)
         ra = (self.soc - c.soc_max) ** 2                                # eq. (4.15)
@@ -230,7 +294,7 @@ class V2VBatchEnv:
         done = departing
         if done.any() and self.auto_reset:
             idx = np.flatnonzero(done)
-            days = sample_days(self.rng, len(idx), c)
+            days = sample_days(self.rng, len(idx), c, self.ev_of_row[idx])
             self.days_seen.append(days)
             self._start(idx, days)
         return self.observe(), reward, done, info
@@ -244,8 +308,10 @@ class V2VEnv(gym.Env):
     def __init__(self, config: V2VConfig | None = None, **kwargs: Any) -> None:
         self.config = config or V2VConfig(**kwargs)
         high = [1.0, 1.0, 100.0, 100.0, 100.0, 10.0] + ([1.0, 1.0] if self.config.extended_obs else [])
-        self.observation_space = spaces.Box(np.zeros(len(high), dtype=np.float32), np.array(high, dtype=np.float32),
-                                            dtype=np.float32)
+        low = np.zeros(len(high), dtype=np.float32)
+        if self.config.fleet == "real":
+            low[2:5] = -100.0  # day-ahead prices can be negative
+        self.observation_space = spaces.Box(low, np.array(high, dtype=np.float32), dtype=np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
         self._batch = V2VBatchEnv(1, self.config, seed=0, auto_reset=False)
         self._done = True

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from gridledger.games.election import weighted_random_selection
-from gridledger.learn.fleet.env import PRICE_SCALES, Days, V2VBatchEnv, V2VConfig, sample_days
+from gridledger.learn.fleet.env import Days, V2VBatchEnv, V2VConfig, sample_days
 from gridledger.learn.ppo import AgentStack, PPOConfig, Rollout, fedavg, gaussian_log_prob, model_hash, ppo_update
 from gridledger.params import check_int, check_number
 
@@ -94,7 +94,7 @@ class FleetModel:
 
 def obs_scale(config: V2VConfig) -> torch.Tensor:
     """Fixed observation scaling: prices by the on-peak mean of the price scale."""
-    s = PRICE_SCALES[config.price_scale][2][0]
+    s = config.price_obs_scale
     scale = [1.0, 1.0, s, s, s, s] + ([1.0, 1.0] if config.extended_obs else [])
     return torch.tensor(scale)
 
@@ -106,7 +106,7 @@ def train_fleet_ppo(env_config: V2VConfig, ppo: PPOConfig, fed: FederationConfig
     ss = np.random.SeedSequence(seed)
     env_seed, net_seed, torch_seed, wrs_seed = (int(s.generate_state(1)[0]) for s in ss.spawn(4))
     a, e, d = fed.evs, ppo.envs_per_agent, env_config.obs_dim
-    env = V2VBatchEnv(a * e, env_config, seed=env_seed)
+    env = V2VBatchEnv(a * e, env_config, seed=env_seed, evs=a)
     stack = AgentStack(a, d, ppo.hidden, ppo.init_log_std, obs_scale(env_config), net_seed % (2**31))
     if fed.federated:
         fedavg(stack)  # one initial global model w_0^G for everybody (Algorithm 4, line 2)
@@ -200,7 +200,7 @@ class EvalResult:
 def held_out_days(config: V2VConfig, evs: int, days: int, seed: int) -> Days:
     """Days no training run draws (a separate seed stream)."""
     return sample_days(np.random.default_rng(np.random.SeedSequence([seed, 7919]).generate_state(1)[0]),
-                       evs * days, config)
+                       evs * days, config, np.repeat(np.arange(evs), days))
 
 
 def evaluate(policy: Policy, config: V2VConfig, days: Days, evs: int, grid_prices: bool = False) -> EvalResult:

@@ -12,7 +12,7 @@ from gridledger.ledger.clients.base import ZERO_ADDRESS, ContractClient, Event, 
 from gridledger.ledger.clients.elecoin import ElecoinClient
 from gridledger.ledger.clients.epos import EPOSClient
 from gridledger.ledger.clients.erc20 import ERC20Client
-from gridledger.ledger.clients.etsc import AccountState, ETSCClient, Qualification, Totals
+from gridledger.ledger.clients.etsc import AccountState, ETSCClient, ETSCConfig, MeterInfo, Qualification, Totals
 from gridledger.ledger.clients.settlement import V2VSettlementClient
 from gridledger.ledger.clients.staking import Phase, RoundInfo, StakingClient, seed_commitment
 from gridledger.ledger.clients.upos import UPOSClient
@@ -24,8 +24,10 @@ __all__ = [
            "EPOSClient",
            "ERC20Client",
            "ETSCClient",
+           "ETSCConfig",
            "ElecoinClient",
            "Event",
+           "MeterInfo",
            "Phase",
            "Qualification",
            "RoundInfo",

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from gridledger.grid.dispatch import EDC
-from gridledger.ledger.chain import Chain, derived_signer, signer_for
+from gridledger.ledger.accounts import accounts_for
+from gridledger.ledger.chain import Chain, signer_for
 from gridledger.ledger.clients import Phase, StakingClient, TxResult, seed_commitment
 from gridledger.ledger.deploy import StakingDeployment, deploy_community_ledger
 from gridledger.ledger.units import kwh_to_token_units, kwh_to_wh, token_units_to_kwh
@@ -48,8 +49,16 @@ GAS_FUNDING = ETHER // 10
 
 def record_community_day(chain: Chain, data_dir: str | Path, config: CommunityConfig, inputs: CommunityInput,
                          rng: np.random.Generator, params: StakingDeployment | None = None,
-                         reporter: Reporter = SILENT) -> tuple[CommunityDay, dict[str, Any]]:
-    """Compute a community day and record it as one round on chain; returns (day, ledger report)."""
+                         reporter: Reporter = SILENT, seed: bytes | None = None
+                         ) -> tuple[CommunityDay, dict[str, Any]]:
+    """Compute a community day and record it as one round on chain; returns (day, ledger report).
+
+    ``seed`` is the 32-byte election seed the operator commits to and reveals (default: drawn
+    from ``rng``). Given, the election can be replayed off chain before the day is recorded:
+    :func:`run_community_day` with ``election_seed=(seed, round)`` makes the same draw.
+    """
+    if seed is not None and len(seed) != 32:
+        raise ValueError("seed must be 32 bytes")
     start = time.perf_counter()
     dep, new = deploy_community_ledger(chain, data_dir, params)
     staking = StakingClient(chain, dep.contracts["ProofStaking"])
@@ -60,11 +69,12 @@ def record_community_day(chain: Chain, data_dir: str | Path, config: CommunityCo
     if last and staking.round_info(last).phase != Phase.CLOSED:
         txs.append(staking.close_round(op))  # a round left open by an interrupted run
     round_ = last + 1
-    seed = rng.bytes(32)
+    if seed is None:
+        seed = rng.bytes(32)
     day = run_community_day(config, inputs, rng, election_seed=(seed, round_))
 
     n = config.prosumers
-    members = [derived_signer(f"community:{chain.chain_id}:prosumer", i) for i in range(n)]
+    members = accounts_for(data_dir, chain, "community-member", n)  # random keys in the data dir's vault
     addr = [m.address for m in members]
     units = stake_units(day.member_scores)
     part = day.formation.partition

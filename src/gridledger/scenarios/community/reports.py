@@ -49,7 +49,17 @@ def ausgrid_input(config: CommunityConfig, rng: np.random.Generator, path: str |
         raise ConfigError("day", f"must be in [0, {len(dates) - 1}] (days in the file)")
     pos = rng.uniform(0, config.loss.area_km, size=(n, 2))
     labels = tuple(f"customer {c}, {dates[day_index]:%d/%m/%Y}" for c in ids[:n])
-    return CommunityInput(prod[:n, day_index].copy(), cons[:n, day_index].copy(), pos, labels)
+    source = f"{data.title}, day {day_index} = {dates[day_index]}"
+    return CommunityInput(prod[:n, day_index].copy(), cons[:n, day_index].copy(), pos, labels, source)
+
+
+def source_lines(inputs: CommunityInput) -> list[str]:
+    """report.md lines naming where the day's profiles come from."""
+    if not inputs.source:
+        return ["## Data", "", "Synthetic daily profiles (normal/uniform/log-normal draws with the Ausgrid means, "
+                "thesis 3.4.4).", ""]
+    return ["## Data", "", f"Profiles: {inputs.source}. Attribution, licences and what each source is: docs/data.md.",
+            ""]
 
 
 def _table_rows(day: CommunityDay) -> list[str]:
@@ -114,16 +124,23 @@ def _config_json(cfg: CommunityConfig) -> dict[str, Any]:
     return to_mapping(cfg)
 
 
-THESIS_TABLE_32 = [
-    "## The thesis's Table 3.2 beside ours", "",
-    "The thesis (10 prosumers from its Ausgrid forecasts, section 3.4.1) converges after three merge-and-split "
-    "operations to four coalitions, [[0, 7, 1], [2, 8, 5, 6], [3, 9], [4]], with coalition proof scores "
-    "[1.07, 7.68, 2.84, 0]; the winner receives M_r = 10% of 5.68 kWh of savings, shared by Shapley value "
-    "(P5 52%, P8 15%). Our prosumers' profiles come from the *synthetic* Ausgrid-format sample and random "
-    "positions, so the partition differs; what must hold, and is checked on every run, is: every prosumer's "
-    "final proof score >= its singleton score, energy balance per prosumer and coalition, and no prosumer able "
-    "to move for a better score without hurting another (stability).",
-]
+
+
+def thesis_table32_lines(source: str) -> list[str]:
+    """The thesis's Table 3.2 beside a day whose profiles come from ``source`` (one line)."""
+    return [
+        "## The thesis's Table 3.2 beside ours", "",
+        "The thesis (10 prosumers from its Ausgrid forecasts, section 3.4.1) converges after three merge-and-split "
+        "operations to four coalitions, [[0, 7, 1], [2, 8, 5, 6], [3, 9], [4]], with coalition proof scores "
+        "[1.07, 7.68, 2.84, 0]; the winner receives M_r = 10% of 5.68 kWh of savings, shared by Shapley value "
+        f"(P5 52%, P8 15%). Our prosumers' profiles come from {source}, with random positions, so the partition "
+        "differs; what must hold, and is checked on every run, is: every prosumer's final proof score >= its "
+        "singleton score, energy balance per prosumer and coalition, and no prosumer able to move for a better score "
+        "without hurting another (stability).",
+    ]
+
+
+THESIS_TABLE_32 = thesis_table32_lines("the *synthetic* Ausgrid-format sample")
 
 
 def reproduce_table32(config: CommunityConfig, seed: int, smoke: bool, out: OutputDir,

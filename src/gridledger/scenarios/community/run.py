@@ -93,12 +93,21 @@ class CommunityConfig:
 
 @dataclass(frozen=True)
 class CommunityInput:
-    """Prosumers' day: production, consumption (kWh) and positions (km)."""
+    """Prosumers' day: production, consumption (kWh) and positions (km).
+
+    On a distribution feeder (:mod:`gridledger.scenarios.community.inputs`) the input also
+    carries the grid (prosumers on the feeder's buses) and its loss fractions; otherwise the
+    day builds the IEEE 14-bus community grid from the positions and the configured loss model.
+    """
 
     production_kwh: NDArray[np.float64]
     consumption_kwh: NDArray[np.float64]
     positions_km: NDArray[np.float64]
     labels: tuple[str, ...] = ()
+    source: str = ""
+    """Where the profiles come from (one line; "" for synthetic draws)."""
+    grid: CommunityGrid | None = None
+    loss_fractions: NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.production_kwh)
@@ -187,6 +196,9 @@ class CommunityDay:
         return {
             "prosumers": n,
             "loss_model": self.config.loss.model,
+            "network": self.grid.network,
+            "profiles_source": self.inputs.source or "synthetic draws",
+            "labels": list(self.inputs.labels),
             "production_kwh": self.inputs.production_kwh.tolist(),
             "consumption_kwh": self.inputs.consumption_kwh.tolist(),
             "positions_km": self.inputs.positions_km.tolist(),
@@ -262,8 +274,8 @@ def run_community_day(config: CommunityConfig, inputs: CommunityInput, rng: np.r
     n = cfg.prosumers
     if len(inputs.production_kwh) != n:
         raise ConfigError("prosumers", f"must equal the number of profiles ({len(inputs.production_kwh)})")
-    grid = community_grid(inputs.positions_km, cfg.loss.area_km)
-    f = loss_fractions(grid, cfg.loss)
+    grid = inputs.grid if inputs.grid is not None else community_grid(inputs.positions_km, cfg.loss.area_km)
+    f = inputs.loss_fractions if inputs.loss_fractions is not None else loss_fractions(grid, cfg.loss)
     balance = inputs.production_kwh - inputs.consumption_kwh
     alone = alone_losses(balance, f[:n, n], f[n, :n])
     singleton = singleton_proof_scores(inputs.production_kwh, inputs.consumption_kwh,

@@ -27,7 +27,8 @@ import numpy as np
 from gridledger.games.election import seeded_selection
 from gridledger.learn.fleet.env import V2VConfig
 from gridledger.learn.fleet.federated import evaluate, held_out_days
-from gridledger.ledger.chain import Chain, derived_signer, signer_for
+from gridledger.ledger.accounts import accounts_for
+from gridledger.ledger.chain import Chain, signer_for
 from gridledger.ledger.clients import Phase, StakingClient, TxResult, V2VSettlementClient, seed_commitment
 from gridledger.ledger.deploy import StakingDeployment, deploy_fleet_ledger
 from gridledger.ledger.errors import ContractRevert
@@ -73,7 +74,7 @@ def settle_fleet(chain: Chain, data_dir: str | Path, fleet: Any, env: V2VConfig,
     staking: StakingClient = settlement.staking
     op = signer_for(chain, dep.administrator)
     n = cfg.evs
-    evs = [derived_signer(f"fleet:{chain.chain_id}:{settlement.address}:ev", i) for i in range(n)]
+    evs = accounts_for(data_dir, chain, "ev", n)  # random keys in the data dir's vault
     addr = [e.address for e in evs]
     txs: list[TxResult] = []
     advance = reporter.task("settling the fleet on chain", n + cfg.days * (n + 4) + 2 * n)

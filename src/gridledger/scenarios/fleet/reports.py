@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from gridledger.data.fleet import describe as describe_fleet
 from gridledger.learn.fleet.federated import FederationConfig
 from gridledger.progress import SILENT, Reporter
 from gridledger.reporting import OutputDir, provenance
@@ -125,6 +126,7 @@ def reproduce_fig46_49(config: V2VTrainConfig, seed: int, smoke: bool, out: Outp
         "# Thesis Figs. 4.6-4.9: a federated fleet of 10 EVs", "",
         f"Federated PPO (FedAvg after every round), {cfg.federation.rounds} rounds, "
         f"{fleet.records[-1].episodes:,} EV-days, {fleet.records[-1].env_steps:,} steps in {fleet.seconds:.1f} s.", "",
+        describe_fleet(cfg.env.fleet, cfg.env.real, cfg.federation.evs), "",
         "![Fig. 4.6](thesis_fig4_6.png)", "", "![Fig. 4.7](thesis_fig4_7.png)", "", "![Fig. 4.8](thesis_fig4_8.png)",
         "", "![Fig. 4.9](thesis_fig4_9.png)", "",
         "| thesis (section 4.4) | ours |", "| --- | --- |",
