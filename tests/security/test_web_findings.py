@@ -445,6 +445,58 @@ def test_8_the_decoy_uses_the_keystores_kdf_and_parameters(tmp_path):
     assert decoy["kdfparams"]["salt"] != real["kdfparams"]["salt"]
 
 
+# ---------------------------------------------------------------- forged events
+def _forging_creation(sig: str, topics: list[str], words: list[int]) -> str:
+    """Creation code of a contract that only emits, while it is created, a log with the event
+    signature ``sig``, the indexed ``topics`` (addresses) and ``words`` as data: what anybody
+    with a little native coin can send."""
+    from eth_utils import keccak
+
+    code = b""
+    for k, w in enumerate(words):  # PUSH32 w PUSH1 32k MSTORE
+        code += b"\x7f" + w.to_bytes(32, "big") + b"\x60" + bytes([32 * k]) + b"\x52"
+    for t in reversed([keccak(text=sig), *[bytes.fromhex(a[2:]).rjust(32, b"\0") for a in topics]]):
+        code += b"\x7f" + t  # PUSH32 topic (the last topic first)
+    code += b"\x60" + bytes([32 * len(words)]) + b"\x60\x00" + bytes([0xa0 + 1 + len(topics)]) + b"\x00"
+    return "0x" + code.hex()  # ... PUSH1 size PUSH1 0 LOGn STOP
+
+
+def test_forged_market_events_from_another_contract_are_not_the_markets(tmp_path):
+    """Anybody may deploy a contract that emits ``Traded``/``ElecoinsBought``/``PriceDeclared``
+    with the ETSC's signatures (the explorer decodes them by signature). The portal's history,
+    daily totals and CSV, the edge server's sales and the dashboard's live market read only the
+    ETSC's own events."""
+    w = populate(TestClient(make_app(tmp_path)))
+    c = w.client
+    gl = c.app.state.gl
+    alice, bob, server = w.alice["address"], w.bob["address"], w.server["address"]
+    before = {path: c.get(path, headers=w.h(w.server)).json() for path in (
+        f"/api/accounts/{alice}/history", f"/api/accounts/{alice}/daily", "/api/server/sales", "/api/dashboard/market")}
+    csv_before = c.get(f"/api/accounts/{alice}/history.csv").text
+    key = Keystore(gl.keystore.directory).unlock("carol", "carol-password").account  # a plain funded user
+    forged = [("Traded(address,address,uint256,uint256)", [alice, bob], [5_000, 3 * 10**18]),
+              ("ElecoinsBought(address,address,uint256,uint256)", [alice, server], [7 * 10**18, 10**18]),
+              ("PriceDeclared(address,uint256)", [server], [10**15])]
+    sent = []
+    for nonce_offset, (sig, topics, words) in enumerate(forged):
+        nonce = int(rpc(c, "eth_getTransactionCount", key.address, "pending").json()["result"], 16)
+        signed = Account.sign_transaction({"data": _forging_creation(sig, topics, words), "value": 0, "gas": 200_000,
+                                           "gasPrice": int(rpc(c, "eth_gasPrice").json()["result"], 16),
+                                           "nonce": nonce, "chainId": gl.chain.chain_id}, key.key)
+        res = rpc(c, "eth_sendRawTransaction", "0x" + signed.raw_transaction.hex(), rid=nonce_offset).json()
+        assert res["result"].startswith("0x"), res
+        sent.append(res["result"])
+    gl.index.sync()
+    for h in sent:  # on chain and decoded by the explorer, but emitted by the forging contract
+        t = c.get(f"/api/explorer/tx/{h}").json()
+        assert t["status"] == 1 and len(t["events"]) == 1
+        assert t["events"][0]["name"] in ("Traded", "ElecoinsBought", "PriceDeclared")
+        assert t["events"][0]["address"] != gl.etsc.address
+    after = {path: c.get(path, headers=w.h(w.server)).json() for path in before}
+    assert after == before
+    assert c.get(f"/api/accounts/{alice}/history.csv").text == csv_before
+
+
 # ---------------------------------------------------------------- finding 9
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1" * 5000])
 @pytest.mark.parametrize("path", ["/api/buy", "/api/auth/login", "/api/admin/readings", "/rpc", "/api/server/price"])

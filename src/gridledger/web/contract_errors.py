@@ -90,7 +90,7 @@ ERRORS: dict[str, ErrorText] = {
                                "in this period.", "Check the reading; report it in the next period.",
                                {"reportedWh": "wh", "remainingWh": "wh"}),
     "ETSCSlotSupplyExhausted": E("Slot {slot} has {available} left; {needed} were asked.",
-                                 "Buy less, or wait for the next slot.", _WH),
+                                 "Buy less, or wait for the next slot.", _ELC),
     "ETSCTooManyEdgeServers": E("The market has the most edge servers it may have ({max}).",
                                 "Remove an edge server first."),
     "ElecoinNotMarket": E("Only the market contract may move elecoins this way; {account} is not it.",

@@ -46,28 +46,39 @@ def jsonable(v: Any) -> Any:
     return v
 
 
-def _plain(types: list[str], values: tuple[Any, ...]) -> list[Any]:
+def _plain(types: list[str], values: tuple[Any, ...], items: list[dict[str, Any]] | None = None) -> list[Any]:
+    """Decoded values as JSON: addresses checksummed, structs (``items``: the ABI inputs) as
+    objects keyed by their components' names."""
     out = []
-    for t, v in zip(types, values, strict=True):
+    for k, (t, v) in enumerate(zip(types, values, strict=True)):
+        item = items[k] if items is not None else None
         if t == "address":
             out.append(to_checksum_address(v))
         elif t == "address[]":
             out.append([to_checksum_address(x) for x in v])
+        elif item is not None and item["type"] == "tuple":
+            comps = item["components"]
+            out.append(dict(zip([c["name"] or f"arg{i}" for i, c in enumerate(comps)],
+                                _plain([canonical_type(c) for c in comps], tuple(v), comps), strict=True)))
+        elif item is not None and item["type"] == "tuple[]":
+            one = {**item, "type": "tuple"}
+            out.append([_plain([t[:-2]], (x,), [one])[0] for x in v])
         else:
             out.append(jsonable(v))
     return out
 
 
 @functools.cache
-def _functions() -> dict[str, dict[bytes, tuple[str, list[str], list[str]]]]:
-    out: dict[str, dict[bytes, tuple[str, list[str], list[str]]]] = {}
+def _functions() -> dict[str, dict[bytes, tuple[str, list[str], list[str], list[dict[str, Any]]]]]:
+    out: dict[str, dict[bytes, tuple[str, list[str], list[str], list[dict[str, Any]]]]] = {}
     for c in CONTRACT_NAMES:
         table = {}
         for item in abi(c):
             if item.get("type") == "function":
                 types = [canonical_type(i) for i in item["inputs"]]
                 sel = function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})")
-                table[sel] = (item["name"], types, [i["name"] or f"arg{k}" for k, i in enumerate(item["inputs"])])
+                table[sel] = (item["name"], types, [i["name"] or f"arg{k}" for k, i in enumerate(item["inputs"])],
+                              item["inputs"])
         out[c] = table
     return out
 
@@ -84,13 +95,14 @@ def _events() -> dict[bytes, list[tuple[str, dict[str, Any]]]]:
 
 
 @functools.cache
-def _creations() -> list[tuple[bytes, str, list[str], list[str]]]:
+def _creations() -> list[tuple[bytes, str, list[str], list[str], list[dict[str, Any]]]]:
     out = []
     for c in CONTRACT_NAMES:
         art = load_artifact(c)
         code = bytes.fromhex(art["bytecode"].removeprefix("0x"))
         ctor = next((i for i in art["abi"] if i.get("type") == "constructor"), {"inputs": []})
-        out.append((code, c, [canonical_type(i) for i in ctor["inputs"]], [i["name"] for i in ctor["inputs"]]))
+        out.append((code, c, [canonical_type(i) for i in ctor["inputs"]], [i["name"] for i in ctor["inputs"]],
+                    ctor["inputs"]))
     return sorted(out, key=lambda x: -len(x[0]))
 
 
@@ -101,23 +113,23 @@ def decode_input(contract: str | None, data: bytes) -> tuple[str | None, dict[st
     entry = _functions()[contract].get(bytes(data[:4]))
     if entry is None:
         return None, None
-    name, types, names = entry
+    name, types, names, items = entry
     try:
         values = decode(types, bytes(data[4:])) if types else ()
     except Exception:
         return name, None
-    return name, dict(zip(names, _plain(types, values), strict=True))
+    return name, dict(zip(names, _plain(types, values, items), strict=True))
 
 
 def match_creation(data: bytes) -> tuple[str | None, dict[str, Any] | None]:
     """(contract name, constructor arguments) when ``data`` is one of our contracts' creation code."""
-    for code, name, types, names in _creations():
+    for code, name, types, names, items in _creations():
         if data.startswith(code):
             try:
                 values = decode(types, bytes(data[len(code):])) if types else ()
             except Exception:
                 return name, None
-            return name, dict(zip(names, _plain(types, values), strict=True))
+            return name, dict(zip(names, _plain(types, values, items), strict=True))
     return None, None
 
 
@@ -142,7 +154,7 @@ def decode_log(topics: tuple[bytes, ...], data: bytes, emitter: str | None) -> t
                 args[i["name"]] = _plain([ty], decode([ty], t))[0] if static else "0x" + bytes(t).hex()
             types = [canonical_type(i) for i in plain]
             values = decode(types, bytes(data)) if types else ()
-            args.update(zip([i["name"] for i in plain], _plain(types, values), strict=True))
+            args.update(zip([i["name"] for i in plain], _plain(types, values, plain), strict=True))
         except Exception:
             continue
         ordered = {i["name"]: args[i["name"]] for i in item["inputs"]}

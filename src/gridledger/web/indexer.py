@@ -80,6 +80,7 @@ CREATE INDEX IF NOT EXISTS events_emitter ON events(address, name, block);
 CREATE INDEX IF NOT EXISTS events_name ON events(name, block);
 CREATE TABLE IF NOT EXISTS addr_tx (address TEXT, tx TEXT, block INTEGER, idx INTEGER, PRIMARY KEY (address, tx));
 CREATE INDEX IF NOT EXISTS addr_tx_order ON addr_tx(address, block DESC, idx DESC);
+CREATE INDEX IF NOT EXISTS addr_tx_block ON addr_tx(block);
 CREATE TABLE IF NOT EXISTS contracts (address TEXT PRIMARY KEY, name TEXT, creator TEXT, tx TEXT, block INTEGER);
 CREATE TABLE IF NOT EXISTS tokens (address TEXT PRIMARY KEY, name TEXT, symbol TEXT, decimals INTEGER, supply TEXT,
                                    transfers INTEGER, first_block INTEGER);
@@ -463,12 +464,15 @@ class Index:
                        (to_checksum_address(address), name, limit))
         return [self._event(r) for r in rows]
 
-    def events_named(self, names: tuple[str, ...], limit: int = 10_000) -> list[dict[str, Any]]:
-        """Decoded events of these names from any of our contracts (oldest first)."""
+    def events_named(self, names: tuple[str, ...], limit: int = 10_000, *, emitter: str) -> list[dict[str, Any]]:
+        """The latest ``limit`` decoded events of these names emitted by the contract at ``emitter``,
+        oldest first. Always by emitter: anybody can deploy a contract that emits an event with the
+        same signature (a forged ``Traded`` naming somebody)."""
         marks = ",".join("?" * len(names))
         rows = self._q(f"SELECT e.*, b.timestamp FROM events e JOIN blocks b ON b.number = e.block "
-                       f"WHERE e.name IN ({marks}) ORDER BY e.block, e.log_index LIMIT ?", (*names, limit))
-        return [self._event(r) for r in rows]
+                       f"WHERE e.address = ? AND e.name IN ({marks}) ORDER BY e.block DESC, e.log_index DESC LIMIT ?",
+                       (to_checksum_address(emitter), *names, limit))
+        return [self._event(r) for r in reversed(rows)]
 
     def blocks(self, before: int | None, limit: int) -> list[dict[str, Any]]:
         top = self.last_indexed() + 1 if before is None else before
@@ -519,14 +523,22 @@ class Index:
                        "ORDER BY a.block DESC, a.idx DESC LIMIT ? OFFSET ?", (a, limit, page * limit))
         return [self._tx_row(r) for r in rows], int(total)
 
-    def events_for(self, address: str, names: tuple[str, ...], limit: int = 200) -> list[dict[str, Any]]:
-        """Events ``names`` naming ``address`` among their arguments (newest first)."""
+    def touched(self, after: int, upto: int) -> set[str]:
+        """Every address a transaction of blocks ``after`` < n <= ``upto`` involved (sender,
+        recipient, created contract, addresses in its events, value moved)."""
+        return {r["address"] for r in self._q("SELECT DISTINCT address FROM addr_tx WHERE block > ? AND block <= ?",
+                                              (after, upto))}
+
+    def events_for(self, address: str, names: tuple[str, ...], limit: int = 200, *,
+                   emitter: str) -> list[dict[str, Any]]:
+        """Events ``names`` emitted by the contract at ``emitter`` naming ``address`` among their
+        arguments (newest first)."""
         a = to_checksum_address(address)
         marks = ",".join("?" * len(names))
         rows = self._q(f"SELECT e.*, b.timestamp FROM addr_tx a JOIN events e ON e.tx = a.tx "
-                       f"JOIN blocks b ON b.number = e.block WHERE a.address = ? "
+                       f"JOIN blocks b ON b.number = e.block WHERE a.address = ? AND e.address = ? "
                        f"AND e.name IN ({marks}) ORDER BY e.block DESC, e.log_index DESC LIMIT ?",
-                       (a, *names, limit))
+                       (a, to_checksum_address(emitter), *names, limit))
         out = []
         for r in rows:
             ev = self._event(r)

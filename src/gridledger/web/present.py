@@ -18,12 +18,16 @@ Units:
 ``elecoin_per_wh``    elecoin units per Wh (the unit power price Q), shown in ELC per kWh
 ``bps``               basis points, shown in %
 ``count``             a plain number (rounds, attempts)
+``w``                 W (a meter's rated power), shown in kW
+``seconds``           a duration in seconds
+``time``              a Unix time (seconds), shown as a UTC date and time
 ===================== ====================================================================
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -33,9 +37,14 @@ TOKEN_UNIT = {"Elecoin": "elecoin", "EPOS": "epos", "UPOS": "upos"}
 UNITS: dict[str, dict[str, str]] = {
     # keys: argument name, or "Member.argument" when one member's argument differs
     "Elecoin": {"totalElecoins": "elecoin", "value": "elecoin", "amount": "elecoin"},
-    "ETSC": {"totalElecoins": "elecoin", "unitPowerPrice_": "elecoin_per_wh", "energyWh": "wh",
-             "amount": "elecoin", "paid": "native", "weiPerElecoin": "native_per_elecoin", "elecoins": "elecoin",
-             "ProceedsWithdrawn.amount": "native"},
+    "ETSC": {"totalElecoins": "elecoin", "unitPowerPrice_": "elecoin_per_wh", "unitPowerPrice": "elecoin_per_wh",
+             "energyWh": "wh", "amount": "elecoin", "paid": "native", "weiPerElecoin": "native_per_elecoin",
+             "elecoins": "elecoin", "ProceedsWithdrawn.amount": "native", "ratedW": "w",
+             "releasedAllocation": "elecoin", "supply": "elecoin", "slotSupply": "elecoin",
+             "minPrice": "native_per_elecoin", "maxPrice": "native_per_elecoin",
+             "newMinPrice": "native_per_elecoin", "newMaxPrice": "native_per_elecoin",
+             "redemptionPrice": "native_per_elecoin", "slotSeconds": "seconds", "adminDelay": "seconds",
+             "newDelay": "seconds", "acceptSchedule": "time", "effectSchedule": "time"},
     "EPOS": {"value": "epos", "amount": "epos"},
     "UPOS": {"value": "upos", "amount": "upos"},
     "ProofStaking": {"slashBps_": "bps", "round": "count", "attempt": "count", "weight": "epos",
@@ -47,7 +56,7 @@ UNITS: dict[str, dict[str, str]] = {
 }
 
 DECIMALS = {"native": 6, "elecoin": 4, "epos": 4, "upos": 4, "wh": 3, "native_per_elecoin": 6,
-            "elecoin_per_wh": 4, "bps": 2, "count": 0}
+            "elecoin_per_wh": 4, "bps": 2, "count": 0, "w": 3, "seconds": 0}
 """Decimals shown for each unit (values smaller than the last shown decimal keep 2 significant digits)."""
 
 
@@ -71,7 +80,7 @@ def scale(value: int | str, unit: str) -> Decimal:
     v = _dec(value)
     if unit in ("native", "elecoin", "epos", "upos", "native_per_elecoin"):
         return v.scaleb(-18)
-    if unit == "wh":
+    if unit in ("wh", "w"):
         return v.scaleb(-3)
     if unit == "elecoin_per_wh":
         return (v * 1000).scaleb(-18)
@@ -107,7 +116,7 @@ class Symbols:
     def of(self, unit: str) -> str:
         return {"native": self.native, "elecoin": self.elecoin, "epos": "EPOS", "upos": "UPOS", "wh": "kWh",
                 "native_per_elecoin": f"{self.native}/{self.elecoin}", "elecoin_per_wh": f"{self.elecoin}/kWh",
-                "bps": "%", "count": ""}.get(unit, "")
+                "bps": "%", "count": "", "w": "kW", "seconds": "s"}.get(unit, "")
 
     def to_json(self) -> dict[str, str]:
         return {"native": self.native, "elecoin": self.elecoin, "energy": "kWh"}
@@ -117,6 +126,11 @@ def amount(value: int | str, unit: str | None, sym: Symbols) -> str:
     """``value`` (an integer in the contract's units) as text with its symbol, e.g. "2.5 ELC"."""
     if unit is None:
         return str(value)
+    if unit == "time":
+        t = int(value)
+        if t <= 0 or t >= 253_402_300_800:  # 0: none; beyond year 9999: not a date
+            return str(t)
+        return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     shown = number(scale(value, unit), DECIMALS.get(unit, 4))
     s = sym.of(unit)
     return f"{shown} {s}".strip() if unit != "bps" else f"{shown}%"
@@ -127,6 +141,10 @@ def display_args(contract: str | None, member: str | None, args: dict[str, Any] 
     """Each argument as ``{name, value, display, unit}`` (addresses keep their label in ``label``)."""
     out = []
     for k, v in (args or {}).items():
+        if isinstance(v, dict):  # a struct: one row per component, named "arg.component"
+            for item in display_args(contract, member, v, sym, names):
+                out.append({**item, "name": f"{k}.{item['name']}"})
+            continue
         unit = unit_of(contract, member, k)
         item: dict[str, Any] = {"name": k, "value": v, "unit": unit}
         if isinstance(v, list) and unit:
@@ -141,7 +159,8 @@ def display_args(contract: str | None, member: str | None, args: dict[str, Any] 
 
 # ---------------------------------------------------------------------------- account history
 HISTORY_EVENTS = ("ElecoinsBought", "Traded", "Generated", "Consumed", "UserEmpowered", "RightsChanged",
-                  "MeterRegistered", "PriceDeclared", "PersonalPriceDeclared", "ProceedsWithdrawn")
+                  "MeterRegistered", "MeterRevoked", "PriceDeclared", "PersonalPriceDeclared", "ProceedsWithdrawn",
+                  "Redeemed", "EdgeServerAdded", "EdgeServerRemoved", "AllocationSet")
 
 
 def _rights(gen: bool, trans: bool) -> str:
@@ -195,8 +214,22 @@ def describe(ev: dict[str, Any], me: str, names: dict[str, str], sym: Symbols) -
     elif name == "RightsChanged":
         text = f"Rights changed: may now {_rights(a['genRight'], a['transRight'])}"
     elif name == "MeterRegistered":
-        text = (f"Smart meter {a['meter'][:8]}…{a['meter'][-4:]} registered for you" if a["user"] == me
-                else f"Registered as the smart meter of {who(a['user'])}")
+        rating = f", rated {amt(a['ratedW'], 'w')}" if a.get("ratedW") else ""
+        text = (f"Smart meter {a['meter'][:8]}…{a['meter'][-4:]} registered for you{rating}" if a["user"] == me
+                else f"Registered as the smart meter of {who(a['user'])}{rating}")
+    elif name == "MeterRevoked":
+        text = (f"Smart meter {a['meter'][:8]}…{a['meter'][-4:]} revoked (its readings are no longer accepted)"
+                if a["user"] == me else f"Revoked as the smart meter of {who(a['user'])}")
+    elif name == "Redeemed":
+        text = f"Redeemed {amt(a['amount'], 'elecoin')} for {amt(a['paid'], 'native')}"
+        elc, native = -scale(a["amount"], "elecoin"), scale(a["paid"], "native")
+    elif name == "EdgeServerAdded":
+        text = "Became an edge server of the market"
+    elif name == "EdgeServerRemoved":
+        text = (f"Removed as an edge server ({amt(a['releasedAllocation'], 'elecoin')} of unsold allocation "
+                "returned to the market)")
+    elif name == "AllocationSet":
+        text = f"May now sell {amt(a['amount'], 'elecoin')} (allocation set by the administrator)"
     elif name == "PriceDeclared":
         text = f"Declared the price {amt(a['weiPerElecoin'], 'native_per_elecoin')}"
     elif name == "PersonalPriceDeclared":

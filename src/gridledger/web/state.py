@@ -6,6 +6,7 @@ import contextlib
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from gridledger.errors import ConfigError
 from gridledger.ledger.accounts import open_vault
 from gridledger.ledger.chain import Chain, LocalSigner, Signer, open_chain
 from gridledger.ledger.clients import ETSCClient
+from gridledger.ledger.clients.etsc import AccountState
 from gridledger.ledger.deploy import MARKETS, Deployment, MarketDeployment, deploy_market, load_deployment
 from gridledger.ledger.keys import is_well_known
 from gridledger.ledger.keystore import Keystore, KeystoreError
@@ -72,6 +74,11 @@ class AppState:
         self.signup_throttle = Throttle(60, st.signups_per_minute)
         self.signup_lock = threading.Lock()
         """Sign-ups and meter creation check a name and create it as one step."""
+        self._index_cache: OrderedDict[Any, tuple[int, Any]] = OrderedDict()
+        self._index_cache_lock = threading.Lock()
+        self._user_list: list[str] = []
+        self._users: dict[str, AccountState] = {}
+        self._users_at: int | None = None
         self.jobs: dict[str, ProcessJob] = {}
         """Computations run once in another process (the DMA-UBRL dashboard), by name."""
         self._jobs_lock = threading.Lock()
@@ -150,6 +157,8 @@ class AppState:
         add(self.etsc.administrator(), "administrator", "role")
         for k, a in enumerate(self.etsc.edge_servers()):
             add(a, f"edge server {k + 1}", "role")
+        if "elecoin" in deps:
+            add(deps["elecoin"].guardian, "guardian", "role")  # may pause the market
         for m in ("community", "fleet"):
             if m in deps:
                 add(deps[m].administrator, f"{m} operator", "role")
@@ -159,6 +168,42 @@ class AppState:
         for a, v in self.index.event_labels().items():
             add(a, v["label"], v["kind"])
         return out
+
+    def at_index(self, key: Any, compute: Any) -> Any:
+        """``compute()`` of index reads only, cached until the index moves: at most one such
+        computation runs at a time (without the chain lock), and the last 256 are kept."""
+        last = self.index.last_indexed()
+        hit = self._index_cache.get(key)
+        if hit is not None and hit[0] == last:
+            return hit[1]
+        with self._index_cache_lock:
+            hit = self._index_cache.get(key)
+            if hit is not None and hit[0] == last:
+                return hit[1]
+            value = compute()
+            self._index_cache[key] = (last, value)
+            self._index_cache.move_to_end(key)
+            while len(self._index_cache) > 256:
+                self._index_cache.popitem(last=False)
+            return value
+
+    def etsc_users(self) -> list[AccountState]:
+        """Every user the ETSC registered, with its account; an account is read again only when a
+        transaction of a newly indexed block involved it (``Index.touched``), so a new block costs
+        the reads of the accounts it changed, not of every user."""
+        with self.lock:
+            last = self.index.last_indexed()
+            if self._users_at == last:
+                return list(self._users.values())
+            stale = set() if self._users_at is None else self.index.touched(self._users_at, last)
+            n = int(self.etsc.contract.functions.userCount().call())
+            for i in range(len(self._user_list), n):  # the ETSC's user list only grows
+                self._user_list.append(to_checksum_address(self.etsc.contract.functions.userAt(i).call()))
+            for a in self._user_list:
+                if a not in self._users or a in stale:
+                    self._users[a] = self.etsc.account(a)
+            self._users_at = last
+            return [self._users[a] for a in self._user_list]
 
     def at_head(self, key: Any, compute: Any) -> Any:
         """``compute()``, cached until the chain's head moves; a hit takes no lock."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from gridledger.ledger.accounts import open_vault
 from gridledger.ledger.chain import RPCChain
 from gridledger.ledger.clients import ETSCClient
 from gridledger.ledger.deploy import deploy_market
@@ -52,10 +53,12 @@ def node():
 
 def test_index_on_anvil_traces_value_moves_and_replays_reverts(node, tmp_path):
     chain = node
-    dep, _ = deploy_market(chain, tmp_path)
+    dep, _ = deploy_market(chain, tmp_path)  # administrator and edge server: random keys in tmp_path's vault
     etsc = ETSCClient(chain, dep.contracts["ETSC"])
+    vault = open_vault(tmp_path)
+    admin, server = vault.find(dep.administrator, chain.chain_id), vault.find(dep.edge_servers[0], chain.chain_id)
     dev = chain.dev_signers()
-    admin, server, prosumer, stranger = dev[0], dev[1], dev[2], dev[5]
+    prosumer, stranger = dev[2], dev[5]
     etsc.empower(admin, "p", prosumer.address, False, True)
     etsc.declare_price(server, price_to_wei(80.0))
     etsc.buy_token(prosumer, server.address, elecoins_to_units(2))
@@ -78,5 +81,6 @@ def test_index_on_anvil_traces_value_moves_and_replays_reverts(node, tmp_path):
     assert elecoin is not None and int(elecoin["supply"]) == etsc.elecoin.total_supply()
     assert {h["holder"]: int(h["balance"]) for h in index.holders(etsc.elecoin.address, 0, 10)} == {
         etsc.address: etsc.elecoin.balance_of(etsc.address), prosumer.address: elecoins_to_units(2)}
-    assert [c["name"] for c in index.tx(index.block(1)["transactions"][0]["hash"])["contracts_created"]] == [
-        "ETSC", "Elecoin"]
+    creation = index.contract(etsc.address)["tx"]  # the deployment funds the roles first, then creates
+    assert index.tx(creation)["recipient"] is None
+    assert [c["name"] for c in index.tx(creation)["contracts_created"]] == ["ETSC", "Elecoin"]

@@ -117,14 +117,17 @@ def test_value_moved_inside_withdraw_proceeds(world):
 
 def test_contract_creation_is_named_with_the_contracts_it_creates(world):
     g, c = gl(world), world.client
-    block1 = c.get("/api/explorer/blocks/1").json()
-    creation = block1["transactions"][0]
-    assert creation["recipient"] is None and creation["call"] == "create ETSC"
-    t = c.get(f"/api/explorer/tx/{creation['hash']}").json()
+    created_in = c.get(f"/api/explorer/address/{g.etsc.address}").json()["contract_info"]["tx"]
+    t = c.get(f"/api/explorer/tx/{created_in}").json()
+    assert t["recipient"] is None and t["call"] == "create ETSC"
     assert [(x["name"], x["address"]) for x in t["contracts_created"]] == [
         ("ETSC", g.etsc.address), ("Elecoin", g.etsc.elecoin.address)]
-    shown = {i["name"]: i.get("display") for i in t["inputs"]}
-    assert shown["totalElecoins"] == "1,000,000 ELC" and shown["unitPowerPrice_"] == "0.6 ELC/kWh"
+    shown = {i["name"]: i.get("display") for i in t["inputs"]}  # the constructor's Config, field by field
+    assert shown["cfg.totalElecoins"] == "1,000,000 ELC" and shown["cfg.unitPowerPrice"] == "0.6 ELC/kWh"
+    assert shown["cfg.minPrice"] == "0.02 ETH/ELC" and shown["cfg.maxPrice"] == "0.11 ETH/ELC"
+    assert shown["cfg.slotSeconds"] == "3,600 s"
+    labels = {i["name"]: i.get("label") for i in t["inputs"]}
+    assert labels["cfg.administrator"] == "administrator" and labels["cfg.guardian"] == "guardian"
     a = c.get(f"/api/explorer/address/{g.etsc.elecoin.address}").json()
     assert a["contract"] == "Elecoin" and a["token"] is True and a["label"] == "Elecoin (ELC)"
 

@@ -104,8 +104,11 @@ def test_sales_over_time(world):
     s = world.client.get("/api/server/sales", headers=world.h(world.server)).json()
     assert [x["elecoins_display"] for x in s["sales"]] == ["2.5 ELC"]
     assert s["sales"][0]["paid_display"] == "0.2 ETH" and s["sales"][0]["price_display"] == "0.08 ETH/ELC"
-    assert s["series"][-1]["elecoins"] == pytest.approx(2.5) and s["series"][-1]["proceeds"] == pytest.approx(0.2)
-    assert s["proceeds_display"] == "0.2 ETH"
+    # 2.5 ELC paid 0.2 ETH; 2.5 x the redemption price (10 money = 0.01 ETH per ELC) stays in the market
+    assert s["series"][-1]["elecoins"] == pytest.approx(2.5) and s["series"][-1]["paid"] == pytest.approx(0.2)
+    assert s["series"][-1]["proceeds"] == pytest.approx(0.175) and s["sales"][0]["proceeds_display"] == "0.175 ETH"
+    assert s["proceeds_display"] == "0.175 ETH" and s["redemption_price_display"] == "0.01 ETH/ELC"
+    assert s["bounds"]["display"] == "0.02 ETH/ELC to 0.11 ETH/ELC"
 
 
 def test_personal_prices(world):  # last: it adds to the history the other tests read

@@ -23,8 +23,9 @@ def _integer_inputs():
                 continue
             member = item.get("name", "constructor")
             for i in item.get("inputs", []):
-                if i["type"].startswith(("uint", "int")):
-                    yield c, member, i["name"]
+                for x in i.get("components", [i]) if i["type"].startswith("tuple") else [i]:  # a struct's fields
+                    if x["type"].startswith(("uint", "int")):
+                        yield c, member, x["name"]
 
 
 @pytest.mark.parametrize(("contract", "member", "arg"), sorted(set(_integer_inputs())))
@@ -61,3 +62,18 @@ def test_csv_cells_cannot_become_formulas():
                     ["a", "b", "c", "d", "e"])
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[1] == ["'=HYPERLINK(\"http://x\")", "-0.5", "'+1 kWh", "'@SUM(A1)", "bob"]
+
+
+def test_struct_arguments_are_shown_field_by_field_with_units():
+    from gridledger.web.present import display_args
+
+    admin = "0x" + "ab" * 20
+    rows = display_args("ETSC", "constructor", {"cfg": {"administrator": admin, "adminDelay": 172_800,
+                                                        "minPrice": 2 * 10**16, "slotSupply": 5 * 10**18}},
+                        Symbols(), {admin: "administrator"})
+    assert [(r["name"], r.get("display"), r.get("label")) for r in rows] == [
+        ("cfg.administrator", None, "administrator"), ("cfg.adminDelay", "172,800 s", None),
+        ("cfg.minPrice", "0.02 ETH/ELC", None), ("cfg.slotSupply", "5 ELC", None)]
+    assert amount(1_700_000_000, "time", Symbols()) == "2023-11-14 22:13:20 UTC"
+    assert amount(0, "time", Symbols()) == "0"
+    assert amount(12_500, "w", Symbols()) == "12.5 kW"

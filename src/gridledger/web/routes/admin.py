@@ -65,7 +65,7 @@ def add_meter(body: s.MeterIn, sess: Auth, state: State) -> dict[str, Any]:
                                 headers={"Retry-After": "2"}) from None
     try:
         with chain_access(state, sess.address):
-            res = state.etsc.register_meter(sess.signer, entry.address, user)
+            res = state.etsc.register_meter(sess.signer, entry.address, user, round(body.rated_kw * 1000))
     except BaseException:
         entry.path.unlink(missing_ok=True)
         raise

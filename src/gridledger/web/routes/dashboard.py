@@ -212,7 +212,7 @@ def _market(state: AppState) -> dict[str, Any]:
     names = state.names()
     wpm = Decimal(state.settings.wei_per_money)
     declarations: dict[str, list[dict[str, Any]]] = {}
-    for e in state.index.events_named(("PriceDeclared",)):
+    for e in state.index.events_named(("PriceDeclared",), emitter=state.etsc.address):
         declarations.setdefault(e["args"]["server"], []).append(
             {"t": e["timestamp"], "block": e["block"], "price": float(scale(e["args"]["weiPerElecoin"], "native"))})
     purchases = [{"t": e["timestamp"], "block": e["block"], "server": e["args"]["server"],
@@ -220,10 +220,10 @@ def _market(state: AppState) -> dict[str, Any]:
                   "paid": float(scale(e["args"]["paid"], "native")),
                   "price": float(Decimal(int(e["args"]["paid"])) / Decimal(int(e["args"]["amount"])))
                   if int(e["args"]["amount"]) else None}
-                 for e in state.index.events_named(("ElecoinsBought",))]
+                 for e in state.index.events_named(("ElecoinsBought",), emitter=state.etsc.address)]
     trades = [{"t": e["timestamp"], "block": e["block"], "kwh": float(scale(e["args"]["energyWh"], "wh")),
                "elecoins": float(scale(e["args"]["elecoins"], "elecoin"))}
-              for e in state.index.events_named(("Traded",))]
+              for e in state.index.events_named(("Traded",), emitter=state.etsc.address)]
     eq = _reports(state).elecoin_equilibrium() or _default_equilibrium()
     eq = {**eq, "price_native": [float(Decimal(str(p)) * wpm / Decimal(10**18)) for p in eq["price"]],
           "demand_total": float(sum(eq["demands"])) if eq.get("demands") else None}

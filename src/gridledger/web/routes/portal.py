@@ -31,15 +31,31 @@ def _checked(address: str) -> str:
 
 @router.get("/api/market")
 def market(state: State) -> dict[str, Any]:
-    """Edge servers and their prices, retailers, users with their rights, Q, symbols and totals."""
-    return state.at_head("market", lambda: _market(state))
+    """Edge servers with their prices and what each may still sell, retailers, users with their
+    rights and meters, Q, the market's bounds (prices, slot supply, redemption), whether it is
+    paused, symbols and totals."""
+    sync_for_read(state)
+    return state.at_head(("market", state.index.last_indexed()), lambda: _market(state))
 
 
 def _declared_at(state: AppState) -> dict[str, int]:
     """When each edge server last declared its uniform price (block timestamp)."""
     out: dict[str, int] = {}
-    for e in state.index.events_named(("PriceDeclared",)):
+    for e in state.index.events_named(("PriceDeclared",), emitter=state.etsc.address):
         out[e["args"]["server"]] = int(e["timestamp"])
+    return out
+
+
+def _meters(state: AppState) -> dict[str, dict[str, Any]]:
+    """Meter -> {user, rated_w, active, block} from the ETSC's MeterRegistered/MeterRevoked events."""
+    out: dict[str, dict[str, Any]] = {}
+    for ev in state.index.events_named(("MeterRegistered", "MeterRevoked"), 100_000, emitter=state.etsc.address):
+        a = ev["args"]
+        if ev["name"] == "MeterRegistered":
+            out[a["meter"]] = {"meter": a["meter"], "user": a["user"], "rated_w": int(a.get("ratedW") or 0),
+                               "active": True, "block": ev["block"]}
+        elif a["meter"] in out:
+            out[a["meter"]]["active"] = False
     return out
 
 
@@ -47,30 +63,45 @@ def _market(state: AppState) -> dict[str, Any]:
     sym = state.symbols
     names = state.names()
     declared = _declared_at(state)
+    meters: dict[str, list[str]] = {}
+    for m in _meters(state).values():
+        if m["active"]:
+            meters.setdefault(m["user"], []).append(m["meter"])
+    users = state.etsc_users()  # re-reads only the accounts the new blocks changed
     with state.lock:
         e = state.etsc
-        prices = [(a, int(e.contract.functions.uniformPrice(a).call())) for a in e.edge_servers()]
-        users = [e.account(a) for a in e.users()]
-        meters = {}
-        for ev in state.index.events_named(("MeterRegistered",)):
-            meters.setdefault(ev["args"]["user"], []).append(ev["args"]["meter"])
+        prices = [(a, int(e.contract.functions.uniformPrice(a).call()), e.allocation(a)) for a in e.edge_servers()]
         t = e.totals()
         q_units = e.unit_power_price()
+        paused = e.paused()
+        lo, hi = e.price_bounds()
+        redemption = e.redemption_price()
+        slot_supply, slot_left, slot_seconds = e.slot_supply(), e.slot_remaining(), e.slot_seconds()
     q = Decimal(q_units * 1000).scaleb(-18)  # elecoins per kWh
     servers = []
-    for k, (a, wei) in enumerate(prices):
+    for k, (a, wei, left) in enumerate(prices):
         per_elc = Decimal(wei).scaleb(-18)
         servers.append({"address": a, "label": names.get(a, f"edge server {k + 1}"), "uniform_price_wei": str(wei),
                         "price": float(per_elc), "price_display": amount(wei, "native_per_elecoin", sym) if wei else
                         "no price declared", "kwh_price": float(per_elc * q),
                         "kwh_price_display": f"{amount(int(wei * q), 'native', sym)}/kWh" if wei else "",
-                        "declared_at": declared.get(a)})
+                        "declared_at": declared.get(a), "allocation_left": units_to_elecoins(left),
+                        "allocation_left_display": amount(left, "elecoin", sym)})
     return {"etsc": e.address, "elecoin": e.elecoin.address, "symbols": sym.to_json(),
             "unit_power_price_elecoins_per_kwh": float(q),
             "unit_power_price_display": f"{q.normalize():f} {sym.elecoin}/kWh",
             "edge_servers": servers, "wei_per_money": str(state.settings.wei_per_money),
+            "paused": paused,
+            "bounds": {"min_price_wei": str(lo), "max_price_wei": str(hi), "min_price": float(Decimal(lo).scaleb(-18)),
+                       "max_price": float(Decimal(hi).scaleb(-18)),
+                       "display": f"{amount(lo, 'native_per_elecoin', sym)} to {amount(hi, 'native_per_elecoin', sym)}",
+                       "redemption_price_wei": str(redemption),
+                       "redemption_display": amount(redemption, "native_per_elecoin", sym),
+                       "slot_seconds": slot_seconds, "slot_supply_display": amount(slot_supply, "elecoin", sym),
+                       "slot_left": units_to_elecoins(slot_left),
+                       "slot_left_display": amount(slot_left, "elecoin", sym)},
             "retailers": [{"address": u.address, "name": u.name, "avail_power_kwh": u.avail_power_wh / 1000}
-                          for u in users if u.gen_right],
+                          for u in users if u.registered and u.gen_right],
             "users": [{"address": u.address, "name": u.name, "gen_right": u.gen_right, "trans_right": u.trans_right,
                        "avail_power_kwh": u.avail_power_wh / 1000, "elecoins": units_to_elecoins(u.elecoins),
                        "total_gen_kwh": u.total_gen_wh / 1000, "total_use_kwh": u.total_use_wh / 1000,
@@ -108,8 +139,8 @@ def account(address: str, state: State) -> s.AccountOut:
 
 def _rows(state: AppState, address: str, limit: int) -> list[dict[str, Any]]:
     names = state.names()
-    return [describe(e, address, names, state.symbols) for e in state.index.events_for(address, HISTORY_EVENTS,
-                                                                                       limit)]
+    events = state.index.events_for(address, HISTORY_EVENTS, limit, emitter=state.etsc.address)
+    return [describe(e, address, names, state.symbols) for e in events]
 
 
 @router.get("/api/accounts/{address}/history")
@@ -118,7 +149,7 @@ def history(address: str, state: State, limit: Annotated[int, Query(ge=1, le=500
     moved for the account (ELC, kWh, native coin), ``events`` as decoded."""
     a = _checked(address)
     sync_for_read(state)
-    events = state.index.events_for(a, HISTORY_EVENTS, limit)
+    events = state.index.events_for(a, HISTORY_EVENTS, limit, emitter=state.etsc.address)
     names = state.names()
     return {"events": events, "rows": [describe(e, a, names, state.symbols) for e in events],
             "symbols": state.symbols.to_json()}
@@ -134,6 +165,12 @@ def history_csv(address: str, state: State) -> Response:
     a spreadsheet formula are quoted)."""
     a = _checked(address)
     sync_for_read(state)
+    body = state.at_index(("history.csv", a), lambda: _history_csv(state, a))  # one build per account and block
+    return Response(body, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="gridledger-{a[:10]}-history.csv"'})
+
+
+def _history_csv(state: AppState, a: str) -> str:
     rows = []
     for r in _rows(state, a, 10_000):
         ts = r.get("timestamp")
@@ -141,20 +178,24 @@ def history_csv(address: str, state: State) -> Response:
                      "time_utc": dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S") if ts else ""})
     sym = state.symbols
     header = [c if c != "native" else f"native_{sym.native}" for c in CSV_COLUMNS]
-    body = csv_text([{**r, f"native_{sym.native}": r["native"]} for r in rows], header)
-    return Response(body, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="gridledger-{a[:10]}-history.csv"'})
+    return csv_text([{**r, f"native_{sym.native}": r["native"]} for r in rows], header)
 
 
 @router.get("/api/accounts/{address}/daily")
 def daily(address: str, state: State) -> dict[str, Any]:
     """Per day (UTC, from block times): energy produced and consumed (meter readings), bought and
-    sold (trades), elecoins spent and earned on electricity, elecoins bought and what they cost."""
+    sold (trades), elecoins spent and earned on electricity, elecoins bought and what they cost,
+    elecoins redeemed and what they paid back."""
     a = _checked(address)
     sync_for_read(state)
-    events = state.index.events_for(a, ("Generated", "Consumed", "Traded", "ElecoinsBought"), 100_000)
+    return state.at_index(("daily", a), lambda: _daily(state, a))  # one build per account and block
+
+
+def _daily(state: AppState, a: str) -> dict[str, Any]:
+    events = state.index.events_for(a, ("Generated", "Consumed", "Traded", "ElecoinsBought", "Redeemed"), 100_000,
+                                    emitter=state.etsc.address)
     keys = ("production_kwh", "consumption_kwh", "bought_kwh", "sold_kwh", "elecoins_spent", "elecoins_earned",
-            "elecoins_bought", "native_spent")
+            "elecoins_bought", "native_spent", "elecoins_redeemed", "native_received")
     days: dict[str, dict[str, Decimal]] = {}
     for e in events:
         day = dt.datetime.fromtimestamp(int(e["timestamp"]), dt.UTC).strftime("%Y-%m-%d")
@@ -173,6 +214,9 @@ def daily(address: str, state: State) -> dict[str, Any]:
         elif e["name"] == "ElecoinsBought" and x["prosumer"] == a:
             d["elecoins_bought"] += scale(x["amount"], "elecoin")
             d["native_spent"] += scale(x["paid"], "native")
+        elif e["name"] == "Redeemed" and x["retailer"] == a:
+            d["elecoins_redeemed"] += scale(x["amount"], "elecoin")
+            d["native_received"] += scale(x["paid"], "native")
     out = [{"day": k, **{f: float(v) for f, v in d.items()}} for k, d in sorted(days.items())]
     total = {f: float(sum((d[f] for d in days.values()), Decimal(0))) for f in keys}
     return {"address": a, "days": out, "total": total, "symbols": state.symbols.to_json()}
@@ -239,28 +283,31 @@ def trade(body: s.TradeIn, sess: Auth, state: State) -> s.TxOut:
 
 @router.get("/api/meters")
 def meters(state: State) -> dict[str, Any]:
-    """Every registered smart meter with its user, the user's rights and the reading kinds it may
-    report (generation needs the user's generation right)."""
-    sync_for_read(state)
+    """Every registered smart meter with its user, the user's rights, its rating and the reading
+    kinds it may report (generation needs the user's generation right). Read from the index and
+    the market's user list (no chain read per meter)."""
+    users = {u["address"]: u for u in market(state)["users"]}
 
     def read() -> list[dict[str, Any]]:
         out = []
-        for ev in state.index.events_named(("MeterRegistered",)):
-            user = state.etsc.account(ev["args"]["user"])
-            out.append({"meter": ev["args"]["meter"], "user": user.address, "user_name": user.name,
-                        "gen_right": user.gen_right, "trans_right": user.trans_right,
-                        "kinds": ["generation", "consumption"] if user.gen_right else ["consumption"],
-                        "avail_power_kwh": user.avail_power_wh / 1000, "block": ev["block"]})
+        for m in _meters(state).values():
+            u = users.get(m["user"], {})
+            gen = bool(u.get("gen_right"))
+            out.append({"meter": m["meter"], "user": m["user"], "user_name": u.get("name"),
+                        "gen_right": gen, "trans_right": bool(u.get("trans_right")), "active": m["active"],
+                        "rated_kw": m["rated_w"] / 1000,
+                        "kinds": (["generation", "consumption"] if gen else ["consumption"]) if m["active"] else [],
+                        "avail_power_kwh": u.get("avail_power_kwh", 0.0), "block": m["block"]})
         return out
 
-    return {"meters": state.at_head(("meters", state.index.last_indexed()), read)}
+    return {"meters": state.at_index("meters", read)}
 
 
 @router.get("/api/meters/{address}/readings")
 def readings(address: str, state: State) -> dict[str, Any]:
     a = _checked(address)
     sync_for_read(state)
-    evs = state.index.events_for(a, ("Generated", "Consumed"), 500)
+    evs = state.index.events_for(a, ("Generated", "Consumed"), 500, emitter=state.etsc.address)
     kinds = {"Generated": "generation", "Consumed": "consumption"}
     return {"readings": [{"kind": kinds[e["name"]], "energy_kwh": e["args"]["energyWh"] / 1000,
                           "block": e["block"], "timestamp": e["timestamp"], "tx": e["tx"], "user": e["args"]["user"],

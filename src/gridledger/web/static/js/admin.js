@@ -27,7 +27,12 @@ async function refresh() {
   await loadLabels();
   const [m, ms] = await Promise.all([api("GET", "/api/market"), api("GET", "/api/meters")]);
   if (mine !== generation) return;
-  meters = ms.meters;
+  meters = ms.meters.filter(x => x.active);
+  const b = m.bounds;
+  $("marketstate").innerHTML = `<div class="card"><div class="k">State</div><div class="v" id="paused">${m.paused ? "paused (no purchase, trade or reading)" : "open"}</div></div>
+    <div class="card"><div class="k">Prices allowed</div><div class="v">${esc(b.display)}</div></div>
+    <div class="card"><div class="k">Left in this slot</div><div class="v">${esc(b.slot_left_display)} <span class="hint">of ${esc(b.slot_supply_display)} per ${esc(fmtNum(b.slot_seconds / 60, 0))} min</span></div></div>
+    <div class="card"><div class="k">Redemption price</div><div class="v">${esc(b.redemption_display)}</div></div>`;
   const rows = m.users.map(u => `<tr><td>${esc(u.name)}</td><td>${addrLink(u.address)}</td><td>${yesno(u.trans_right, "trade", "no trade")} ${yesno(u.gen_right, "generate", "no generation")}</td><td class="num">${esc(fmtKwh(u.avail_power_kwh))}</td><td class="num">${esc(fmtElc(u.elecoins))}</td><td>${u.meters.map(addrLink).join(" ") || "–"}</td><td><button type="button" class="small secondary" data-edit="${esc(u.address)}">Edit rights</button></td></tr>`);
   $("users").innerHTML = rows.length ? table(["Name", "Address", "Rights", "Energy available", "Elecoins", "Meters", "Change"], rows, "usertable")
                                      : emptyState("No user registered yet: register the first one below.");
@@ -45,8 +50,8 @@ async function refresh() {
   $("meter").innerHTML = meters.map(x => `<option value="${esc(x.meter)}">${esc(short(x.meter))} – ${esc(x.user_name)}</option>`).join("");
   if (keepMeter && meters.some(x => x.meter === keepMeter)) $("meter").value = keepMeter;
   updateKinds();
-  $("meters").innerHTML = meters.length ? table(["Meter", "User", "User's rights", "May report"], meters.map(x => `<tr><td>${addrLink(x.meter)}</td><td>${esc(x.user_name)}</td><td>${yesno(x.trans_right, "trade", "no trade")} ${yesno(x.gen_right, "generate", "no generation")}</td><td>${esc(x.kinds.join(", "))}</td></tr>`), "metertable")
-                                        : emptyState("No meter registered yet.");
+  $("meters").innerHTML = ms.meters.length ? table(["Meter", "User", "User's rights", "Rated power", "May report"], ms.meters.map(x => `<tr><td>${addrLink(x.meter)}</td><td>${esc(x.user_name || "")}</td><td>${yesno(x.trans_right, "trade", "no trade")} ${yesno(x.gen_right, "generate", "no generation")}</td><td class="num">${esc(fmtNum(x.rated_kw, 3))} kW</td><td>${x.active ? esc(x.kinds.join(", ")) : "revoked"}</td></tr>`), "metertable")
+                                           : emptyState("No meter registered yet.");
   ready();
 }
 const run = (msg, fn, done) => async () => {
@@ -58,7 +63,7 @@ $("rights").onclick = run("usermsg", () => api("POST", "/api/admin/rights", { ad
                           r => `Rights changed (transaction ${r.tx_hash.slice(0, 10)}…).`);
 $("addmeter").onclick = async () => {
   try {
-    const r = await api("POST", "/api/admin/meters", { user: val("meteruser") });
+    const r = await api("POST", "/api/admin/meters", { user: val("meteruser"), rated_kw: Number(val("ratedkw")) });
     wantMeter = r.meter;  // the reading form switches to the new meter
     await refresh();
     show("metermsg", `Meter ${r.meter} registered for ${$("meteruser").selectedOptions[0].textContent}.`, "ok");

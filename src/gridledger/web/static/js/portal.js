@@ -32,13 +32,14 @@ function priceFor(server) {
 
 function renderMarket() {
   if (!market) return;
-  $("qline").textContent = `1 kWh costs ${market.unit_power_price_display} (the market's fixed rate, Q). Elecoins cost what each edge server declares:`;
+  $("qline").textContent = `1 kWh costs ${market.unit_power_price_display} (the market's fixed rate, Q). Elecoins cost what each edge server declares (between ${market.bounds.display}); ${market.bounds.slot_left_display} can still be bought in this ${fmtNum(market.bounds.slot_seconds / 60, 0)}-minute slot:`;
+  show("pausedmsg", market.paused ? "The market is paused: purchases, trades and meter readings are refused until the administrator resumes it." : "", market.paused ? "warn" : "");
   const rows = market.edge_servers.map(s => {
     const p = priceFor(s);
     const kwh = p.price ? fmtCoin(p.price * market.unit_power_price_elecoins_per_kwh) + " per kWh" : "–";
-    return `<tr><td>${addrLink(s.address)}</td><td class="num">${esc(p.price_display)}${p.personal ? ` <span class="badge">your personal price</span>` : ""}</td><td class="num">${esc(kwh)}</td><td>${esc(fmtTime(s.declared_at) || "–")}</td></tr>`;
+    return `<tr><td>${addrLink(s.address)}</td><td class="num">${esc(p.price_display)}${p.personal ? ` <span class="badge">your personal price</span>` : ""}</td><td class="num">${esc(kwh)}</td><td class="num">${esc(s.allocation_left_display)}</td><td>${esc(fmtTime(s.declared_at) || "–")}</td></tr>`;
   });
-  $("market").innerHTML = table(["Edge server", "Price per elecoin", "Electricity at this price", "Declared (UTC)"], rows, "pricetable");
+  $("market").innerHTML = table(["Edge server", "Price per elecoin", "Electricity at this price", "Elecoins it may still sell", "Declared (UTC)"], rows, "pricetable");
   $("markettime").textContent = `Updated ${new Date().toLocaleTimeString()}; refreshed every 5 s.`;
   const sel = $("server"), keep = sel.value;
   sel.innerHTML = market.edge_servers.map(s => `<option value="${esc(s.address)}">${esc(s.label)} – ${esc(priceFor(s).price_display)}</option>`).join("");

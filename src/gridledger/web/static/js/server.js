@@ -14,19 +14,25 @@ async function refresh() {
     if (!filled && current > 0) { $("price").value = Number(current.toPrecision(8)); filled = true; }
     $("prosumer").innerHTML = `<option value="">every prosumer (uniform price)</option>` + m.users.filter(u => u.trans_right).map(u => `<option value="${esc(u.address)}">${esc(u.name)} (${esc(short(u.address))})</option>`).join("");
     $("current").innerHTML = `<div class="card"><div class="k">Current uniform price</div><div class="v" id="curprice">${esc(s.uniform_price_display)}</div></div>
-      <div class="card"><div class="k">1 kWh at this price</div><div class="v">${current ? esc(fmtCoin(current * m.unit_power_price_elecoins_per_kwh)) : "–"}</div></div>`;
+      <div class="card"><div class="k">1 kWh at this price</div><div class="v">${current ? esc(fmtCoin(current * m.unit_power_price_elecoins_per_kwh)) : "–"}</div></div>
+      <div class="card"><div class="k">Elecoins you may still sell</div><div class="v">${esc(s.allocation_left_display)}</div></div>`;
+    const lo = Number(s.bounds.min_price_wei) / 1e18, hi = Number(s.bounds.max_price_wei) / 1e18;
+    $("price").min = lo; $("price").max = hi;
+    $("pricehint").textContent = `The market accepts prices from ${s.bounds.display}.${m.paused ? " The market is paused: nobody can buy until it is resumed." : ""}`;
     $("personal").innerHTML = s.personal_prices.length ? "<h3>Personal prices</h3>" + table(["Prosumer", "Price"], s.personal_prices.map(p => `<tr><td>${addrLink(p.prosumer)}</td><td class="num">${esc(p.price_display)}</td></tr>`)) : "";
     $("proceeds").innerHTML = `<div class="card"><div class="k">Proceeds to withdraw</div><div class="v" id="proceedsv">${esc(s.proceeds_display)}</div></div>
       <div class="card"><div class="k">Elecoins sold</div><div class="v">${esc(fmtElc(s.series.length ? s.series[s.series.length - 1].elecoins : 0))}</div></div>
-      <div class="card"><div class="k">Received in total</div><div class="v">${esc(fmtCoin(s.series.length ? s.series[s.series.length - 1].proceeds : 0))}</div></div>`;
+      <div class="card"><div class="k">Paid by buyers in total</div><div class="v">${esc(fmtCoin(s.series.length ? s.series[s.series.length - 1].paid : 0))}</div></div>
+      <div class="card"><div class="k">Your proceeds in total</div><div class="v">${esc(fmtCoin(s.series.length ? s.series[s.series.length - 1].proceeds : 0))} <span class="hint">(payments minus ${esc(s.redemption_price_display)} of redemption backing per elecoin, kept by the market)</span></div></div>`;
     $("withdrawals").innerHTML = s.withdrawals.length ? "<h3>Withdrawals</h3>" + table(["Time (UTC)", "Amount", "Transaction"], s.withdrawals.map(w => `<tr>${timeCell(w.timestamp)}<td class="num">${esc(w.amount_display)}</td><td>${txLink(w.tx)}</td></tr>`)) : "";
-    $("sales").innerHTML = s.sales.length ? table(["Time (UTC)", "Prosumer", "Elecoins", "Paid", "Price", "Transaction"], s.sales.map(x => `<tr>${timeCell(x.timestamp)}<td>${addrLink(x.prosumer)}</td><td class="num">${esc(x.elecoins_display)}</td><td class="num">${esc(x.paid_display)}</td><td class="num">${esc(x.price_display)}</td><td>${txLink(x.tx)}</td></tr>`), "salestable")
+    $("sales").innerHTML = s.sales.length ? table(["Time (UTC)", "Prosumer", "Elecoins", "Paid", "Your proceeds", "Price", "Transaction"], s.sales.map(x => `<tr>${timeCell(x.timestamp)}<td>${addrLink(x.prosumer)}</td><td class="num">${esc(x.elecoins_display)}</td><td class="num">${esc(x.paid_display)}</td><td class="num">${esc(x.proceeds_display)}</td><td class="num">${esc(x.price_display)}</td><td>${txLink(x.tx)}</td></tr>`), "salestable")
                                           : emptyState("No sales yet.");
     if (s.series.length) {
-      chart("saleschart", s.series.map(x => x.timestamp), { title: "Elecoins sold and proceeds received (cumulative)", x: { label: "time (UTC)", time: true },
-        y: { label: `elecoins sold (${SYM.elecoin})`, zero: true, fmt: fmtElc }, y2: { label: `proceeds (${SYM.native})`, zero: true, fmt: fmtCoin },
+      chart("saleschart", s.series.map(x => x.timestamp), { title: "Elecoins sold, payments and proceeds (cumulative)", x: { label: "time (UTC)", time: true },
+        y: { label: `elecoins sold (${SYM.elecoin})`, zero: true, fmt: fmtElc }, y2: { label: `coin (${SYM.native})`, zero: true, fmt: fmtCoin },
         series: [{ label: "elecoins sold", values: s.series.map(x => x.elecoins), step: true },
-                 { label: "proceeds", values: s.series.map(x => x.proceeds), axis: 2, step: true, dash: true }] });
+                 { label: "paid by buyers", values: s.series.map(x => x.paid), axis: 2, step: true, dash: true },
+                 { label: "your proceeds", values: s.series.map(x => x.proceeds), axis: 2, step: true }] });
     } else noData("saleschart", "No sales yet: the chart starts with the first purchase.");
   } catch (e) { show("rolemsg", e.message, "err"); }
   ready();
