@@ -123,3 +123,24 @@ def test_personal_prices(world):  # last: it adds to the history the other tests
     sales = c.get("/api/server/sales", headers=world.h(world.server)).json()
     assert [(x["prosumer"], x["price_display"]) for x in sales["personal_prices"]] == [(alice, "0.07 ETH/ELC")]
     assert sales["uniform_price_display"] == "0.08 ETH/ELC" and sales["price_money"] == pytest.approx(80.0)
+
+
+def test_a_new_block_reads_again_only_the_accounts_it_involved(tmp_path):
+    """/api/market lists every user's account: after a purchase by alice, only alice's account is
+    read again (bob's is kept), and the list is exact; /api/meters reads no account at all."""
+    w = populate(TestClient(make_app(tmp_path)))
+    c, g = w.client, w.client.app.state.gl
+    alice, bob = w.alice["address"], w.bob["address"]
+    assert {u["address"] for u in c.get("/api/market").json()["users"]} == {alice, bob}
+    reads = []
+    real = g.etsc.account
+    g.etsc.account = lambda a: (reads.append(a), real(a))[1]  # counts the reads, answers from the chain
+    server = c.get("/api/market").json()["edge_servers"][0]["address"]
+    assert c.post("/api/buy", json={"server": server, "elecoins": 1.5}, headers=w.h(w.alice)).status_code == 200
+    reads.clear()
+    users = {u["address"]: u for u in c.get("/api/market").json()["users"]}
+    assert reads == [alice]
+    assert users[alice]["elecoins"] == c.get(f"/api/accounts/{alice}").json()["elecoins"] == 1.5
+    assert users[bob]["avail_power_kwh"] == c.get(f"/api/accounts/{bob}").json()["avail_power_kwh"]
+    reads.clear()
+    assert c.get("/api/meters").json()["meters"][0]["user"] == bob and reads == []
