@@ -136,6 +136,8 @@ class Index:
             self._types.setdefault(row[0], row[1])
         self.source = source or default_source(chain, lock)
         self._db_lock = threading.Lock()
+        self._counters: tuple[int, dict[str, int]] | None = None
+        self._counters_lock = threading.Lock()
         self._sync_lock = threading.Lock()
         self.head: Callable[[], int] | None = None
         """A cheap, lock-free read of the chain's head: sync() returns at once when nothing is new."""
@@ -602,6 +604,19 @@ class Index:
         return out
 
     def counters(self) -> dict[str, int]:
+        """Blocks, transactions, failed ones, addresses, contracts, tokens, token transfers, events and
+        gas used: counted once per indexed block (full-table counts, one at a time)."""
+        last = self.last_indexed()
+        hit = self._counters
+        if hit is not None and hit[0] == last:
+            return dict(hit[1])
+        with self._counters_lock:
+            hit = self._counters
+            if hit is None or hit[0] != last:
+                self._counters = hit = (last, self._count())
+        return dict(hit[1])
+
+    def _count(self) -> dict[str, int]:
         q = self._q("SELECT (SELECT COUNT(*) FROM blocks) AS blocks, (SELECT COUNT(*) FROM txs) AS transactions, "
                     "(SELECT COUNT(*) FROM txs WHERE status = 0) AS failed, "
                     "(SELECT COUNT(DISTINCT address) FROM addr_tx) AS addresses, "

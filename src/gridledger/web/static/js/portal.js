@@ -39,7 +39,7 @@ function renderMarket() {
     const kwh = p.price ? fmtCoin(p.price * market.unit_power_price_elecoins_per_kwh) + " per kWh" : "–";
     return `<tr><td>${addrLink(s.address)}</td><td class="num">${esc(p.price_display)}${p.personal ? ` <span class="badge">your personal price</span>` : ""}</td><td class="num">${esc(kwh)}</td><td class="num">${esc(s.allocation_left_display)}</td><td>${esc(fmtTime(s.declared_at) || "–")}</td></tr>`;
   });
-  $("market").innerHTML = table(["Edge server", "Price per elecoin", "Electricity at this price", "Elecoins it may still sell", "Declared (UTC)"], rows, "pricetable");
+  $("market").innerHTML = table(["Edge server", "Price per elecoin", "Electricity at this price", "May still sell", "Declared (UTC)"], rows, "pricetable");
   $("markettime").textContent = `Updated ${new Date().toLocaleTimeString()}; refreshed every 5 s.`;
   const sel = $("server"), keep = sel.value;
   sel.innerHTML = market.edge_servers.map(s => `<option value="${esc(s.address)}">${esc(s.label)} – ${esc(priceFor(s).price_display)}</option>`).join("");

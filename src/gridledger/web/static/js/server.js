@@ -23,7 +23,8 @@ async function refresh() {
     $("proceeds").innerHTML = `<div class="card"><div class="k">Proceeds to withdraw</div><div class="v" id="proceedsv">${esc(s.proceeds_display)}</div></div>
       <div class="card"><div class="k">Elecoins sold</div><div class="v">${esc(fmtElc(s.series.length ? s.series[s.series.length - 1].elecoins : 0))}</div></div>
       <div class="card"><div class="k">Paid by buyers in total</div><div class="v">${esc(fmtCoin(s.series.length ? s.series[s.series.length - 1].paid : 0))}</div></div>
-      <div class="card"><div class="k">Your proceeds in total</div><div class="v">${esc(fmtCoin(s.series.length ? s.series[s.series.length - 1].proceeds : 0))} <span class="hint">(payments minus ${esc(s.redemption_price_display)} of redemption backing per elecoin, kept by the market)</span></div></div>`;
+      <div class="card"><div class="k">Your proceeds in total</div><div class="v">${esc(fmtCoin(s.series.length ? s.series[s.series.length - 1].proceeds : 0))}</div></div>
+      <p class="hint">Your proceeds are the payments minus ${esc(s.redemption_price_display)} per elecoin sold: the market keeps that part to pay back retailers who redeem elecoins.</p>`;
     $("withdrawals").innerHTML = s.withdrawals.length ? "<h3>Withdrawals</h3>" + table(["Time (UTC)", "Amount", "Transaction"], s.withdrawals.map(w => `<tr>${timeCell(w.timestamp)}<td class="num">${esc(w.amount_display)}</td><td>${txLink(w.tx)}</td></tr>`)) : "";
     $("sales").innerHTML = s.sales.length ? table(["Time (UTC)", "Prosumer", "Elecoins", "Paid", "Your proceeds", "Price", "Transaction"], s.sales.map(x => `<tr>${timeCell(x.timestamp)}<td>${addrLink(x.prosumer)}</td><td class="num">${esc(x.elecoins_display)}</td><td class="num">${esc(x.paid_display)}</td><td class="num">${esc(x.proceeds_display)}</td><td class="num">${esc(x.price_display)}</td><td>${txLink(x.tx)}</td></tr>`), "salestable")
                                           : emptyState("No sales yet.");
