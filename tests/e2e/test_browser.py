@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from webapp import demo_chain, make_app
+from webapp import admin_signer, demo_chain, make_app
 
 pytestmark = pytest.mark.e2e
 
@@ -150,9 +150,12 @@ def test_full_flow_in_the_browser(server, browser, web_app):
         admin.click("#empower")
         admin.wait_for_selector("#usermsg.ok")
     ready(admin)
+    assert admin.text_content("#paused") == "open"
+    assert "0.02 ETH/ELC to 0.11 ETH/ELC" in admin.text_content("#marketstate")  # the ETSC's price bounds
     for user, name in ((bob, "bob"), (alice, "alice")):
         admin.locator(f"#meteruser option[value='{user}']").wait_for(state="attached")
         admin.select_option("#meteruser", user)
+        admin.fill("#ratedkw", "7.5" if user == bob else "10")
         admin.click("#addmeter")
         admin.locator("#metermsg.ok", has_text=f"registered for {name}").wait_for()
         # the reading form defaults to what the meter's user may report
@@ -166,6 +169,7 @@ def test_full_flow_in_the_browser(server, browser, web_app):
             assert "ok" in admin.get_attribute("#readmsg", "class"), admin.text_content("#readmsg")
     admin.locator("#usertable", has_text="bob").wait_for()
     admin.locator("#usertable", has_text="meter of alice").wait_for()  # meters by their label
+    assert "7.5 kW" in admin.text_content("#metertable")  # bob's meter, as registered
     shot(admin, "03-admin")
 
     edge = browser.new_context().new_page()
@@ -178,6 +182,8 @@ def test_full_flow_in_the_browser(server, browser, web_app):
     edge.click("#declare")
     edge.wait_for_selector("#pricemsg.ok")
     edge.locator("#curprice", has_text="0.0822 ETH/ELC").wait_for()
+    assert edge.get_attribute("#price", "min") == "0.02" and edge.get_attribute("#price", "max") == "0.11"
+    assert "0.02 ETH/ELC to 0.11 ETH/ELC" in edge.text_content("#pricehint")
     assert edge.locator("#saleschart canvas").count() >= 1
     shot(edge, "04-edge-server")
 
@@ -270,6 +276,37 @@ def test_full_flow_in_the_browser(server, browser, web_app):
     anonymous.wait_for_selector("#buymsg.err")
     assert "sign in" in anonymous.text_content("#buymsg")
     shot(anonymous, "11-anonymous")
+
+
+def test_a_paused_market_is_announced_and_its_refusal_is_a_sentence(server, browser, web_app):
+    """The guardian pauses the market: the portal says so, and a purchase is refused with a
+    sentence; the administrator resumes it."""
+    from gridledger.ledger.accounts import open_vault
+    from gridledger.ledger.deploy import load_deployment
+
+    gl = web_app.state.gl
+    page = browser.new_context().new_page()
+    dora = sign_up(page, base=server, name="dora")
+    vault = open_vault(gl.settings.data_dir)
+    with gl.lock:
+        guardian = vault.find(load_deployment(gl.chain, gl.settings.data_dir).guardian, gl.chain.chain_id)
+        gl.etsc.empower(admin_signer(gl), "dora", dora, False, True)
+        gl.etsc.pause(guardian)
+    try:
+        sign_in(page, server, "dora", "dora-password")
+        ready(page)
+        page.locator("#pausedmsg", has_text="The market is paused").wait_for()
+        page.fill("#elecoins", "1")
+        page.click("#buy")
+        page.wait_for_selector("#buymsg.err")
+        assert "paused" in page.text_content("#buymsg") and "Wait until it is resumed" in page.text_content("#buymsg")
+        shot(page, "19-portal-market-paused")
+    finally:
+        with gl.lock:
+            gl.etsc.unpause(admin_signer(gl))
+    page.reload()
+    ready(page)
+    assert page.text_content("#pausedmsg") == ""
 
 
 def test_failed_transaction_shows_its_revert_reason(server, browser, web_app):
