@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from eth_account import Account
@@ -138,6 +139,8 @@ def test_4_an_execution_holds_no_write_lock_is_busy_elsewhere_and_is_stopped_at_
 
     t = threading.Thread(target=call)
     t.start()
+    while t.is_alive() and gl.reader._free:  # the endless call holds the one executor (else a probe could take it)
+        time.sleep(0.01)
     took_lock_while_running = busy_while_running = False
     while t.is_alive() and not (took_lock_while_running and busy_while_running):
         if gl.lock.acquire(timeout=0.05):

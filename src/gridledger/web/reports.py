@@ -75,6 +75,14 @@ class Reports:
             self._cache[path] = (st.st_mtime, data)
         return data
 
+    def shown(self, path: Path) -> str:
+        """``path`` as the pages show it: relative to the reports directory (anonymous visitors do
+        not learn the server's file layout)."""
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return path.name
+
     def _documents(self, name: str) -> list[tuple[Path, Any]]:
         out = []
         for folder in FOLDERS:
@@ -95,7 +103,7 @@ class Reports:
             ledger = self._load(path.parent / "ledger.json")
             try:
                 return community_view(day, doc.get("config") or {}, ledger if isinstance(ledger, dict) else None,
-                                      str(path))
+                                      self.shown(path))
             except (KeyError, IndexError, TypeError, ValueError):
                 continue
         return None
@@ -114,9 +122,9 @@ class Reports:
             src = doc.get("evaluation") if isinstance(doc.get("evaluation"), dict) else doc
             try:
                 if isinstance(src.get("days"), list) and src["days"] and "hours" in src["days"][0]:
-                    return site_market_view(src, settlement, str(path))
+                    return site_market_view(src, settlement, self.shown(path))
                 if isinstance(src.get("evs"), list) and src["evs"] and "soc" in src["evs"][0]:
-                    return ev_view(src, settlement, str(path))
+                    return ev_view(src, settlement, self.shown(path))
             except (KeyError, IndexError, TypeError, ValueError):
                 continue
         return None
@@ -128,7 +136,7 @@ class Reports:
             sol = doc.get("solution")
             if isinstance(sol, dict) and isinstance(sol.get("analytic"), dict):
                 price = sol["analytic"]["price"]
-                return {"source": str(path), "pricing": sol.get("pricing", "unified"),
+                return {"source": self.shown(path), "pricing": sol.get("pricing", "unified"),
                         "price": price if isinstance(price, list) else [price],
                         "demands": sol.get("demands"), "method": sol.get("method")}
         return None

@@ -44,8 +44,10 @@ def test_community_map_from_the_days_report(tmp_path):
         od.write_json("ledger.json", {"round": 4, "accounts": [f"0x{i:040x}" for i in range(6)],
                                       "upos_reward": [0.0] * 6})
     c = TestClient(make_app(tmp_path / "chain"))
-    d = c.get("/api/dashboard/community").json()["day"]
-    assert d["round"] == 4 and len(d["prosumers"]) == 6
+    r = c.get("/api/dashboard/community")
+    assert str(tmp_path) not in r.text  # the report is named relative to the reports directory
+    d = r.json()["day"]
+    assert d["round"] == 4 and len(d["prosumers"]) == 6 and d["source"] == "community/results.json"
     assert sorted(sorted(x["members"]) for x in d["coalitions"]) == sorted(sorted(p) for p in day.formation.partition)
     for p in d["prosumers"]:
         assert [p["x"], p["y"]] == pytest.approx(list(day.inputs.positions_km[p["index"]]))
@@ -79,8 +81,10 @@ def test_site_market_report(tmp_path):
     assert f["soc"][0] == {"ev": 0, "address": "0x" + "aa" * 20, "hours": [7, 8], "soc": [0.4, 0.5]}
     assert [(c["ev"], c["cash"]) for c in f["cash"]] == [(0, 1.5), (1, -0.5)]
     c = TestClient(make_app(tmp_path / "chain"))
-    cash = c.get("/api/dashboard/fleet").json()["fleet"]["cash"]
+    r = c.get("/api/dashboard/fleet")
+    cash = r.json()["fleet"]["cash"]
     assert cash[0]["cash_native"] == pytest.approx(1.5e-3)  # money x wei_per_money (1e15) in coin
+    assert r.json()["fleet"]["source"] == "v2v/results.json" and str(tmp_path) not in r.text  # no server paths
 
 
 @pytest.mark.seed_sensitive
@@ -118,7 +122,7 @@ def test_live_market_beside_the_equilibrium(tmp_path):
     assert c.post("/api/buy", json={"server": server, "elecoins": 1}, headers=w.h(w.alice)).status_code == 200
     d = c.get("/api/dashboard/market").json()
     assert d["equilibrium"]["price_native"] == [pytest.approx(0.09)] and d["equilibrium"]["demand_total"] == 3.0
-    assert d["equilibrium"]["source"].endswith("settlement.json")
+    assert d["equilibrium"]["source"] == "elecoin/settlement.json"
 
 
 def test_the_learning_dashboard_is_read_from_the_index_cache(tmp_path):

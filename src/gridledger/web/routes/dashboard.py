@@ -33,6 +33,9 @@ from gridledger.web.state import AppState
 
 router = APIRouter(tags=["dashboard"])
 
+REPORTS_WHERE = "the server's reports directory (GRIDLEDGER_REPORTS_DIR, by default beside the data directory)"
+"""Where the dashboards look for reports, as told to visitors (not the server's paths)."""
+
 
 def _version() -> str:
     import gridledger
@@ -243,7 +246,7 @@ def community(state: State) -> dict[str, Any]:
     if day is not None:
         for p in day["prosumers"]:
             p["label"] = names.get(p["address"]) if p.get("address") else None
-    return {"day": day, "reports_dir": str(rep.root),
+    return {"day": day, "reports_dir": REPORTS_WHERE,
             "how": "gridledger community run --chain --data-dir DIR --out DIR/../community (or gridledger demo)"}
 
 
@@ -261,7 +264,7 @@ def fleet(state: State) -> dict[str, Any]:
             c["label"] = names.get(c["address"]) if c.get("address") else None
         for s_ in view["soc"]:
             s_["label"] = names.get(s_["address"]) if s_.get("address") else None
-    return {"fleet": view, "reports_dir": str(rep.root), "symbols": state.symbols.to_json(),
+    return {"fleet": view, "reports_dir": REPORTS_WHERE, "symbols": state.symbols.to_json(),
             "how": "gridledger demo (writes DIR/v2v/results.json and settlement.json beside DIR/chain)"}
 
 
