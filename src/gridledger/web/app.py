@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # A served app indexes in the background and fills the first pages' caches, so that a
         # first visit (also right after a start on a long chain) is answered from the index.
-        gl.start_background([explorer.warm, dashboard.warm])
+        gl.start_background([explorer.warm, portal.warm, dashboard.warm])
         try:
             yield
         finally:

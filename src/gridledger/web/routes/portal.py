@@ -110,6 +110,12 @@ def _market(state: AppState) -> dict[str, Any]:
                        "elecoin_reserve": units_to_elecoins(t.elecoin_reserve)}}
 
 
+def warm(state: AppState) -> None:
+    """Fill the caches the portal's, administrator's and edge server's first visit reads (every
+    user's account, the market's state)."""
+    market(state)
+
+
 @router.get("/api/market/prices")
 def prices(state: State, prosumer: Annotated[str, Query(pattern=s.ADDRESS)]) -> dict[str, Any]:
     """What ``prosumer`` pays each edge server per elecoin now (its personal price when the server
