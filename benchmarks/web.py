@@ -161,6 +161,7 @@ def main() -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
+        shutil.rmtree(data, ignore_errors=True)
 
     table = Table(title=f"web app under wrk ({DURATION} s each, loopback, 2 cores shared)")
     for col in ("run", "conn.", "requests", "requests/s", "p99 ms", "non-2xx", "socket errors"):
@@ -263,6 +264,7 @@ def pages(demo: Path | None) -> None:
             finally:
                 _stop(proc)
         browser.close()
+    shutil.rmtree(root, ignore_errors=True)
     table = Table(title=f"first load of the pages (headless chromium, chain of {blocks['head']} blocks)")
     for col in ("server", "page", "first paint ms", "ready ms", "ready / home"):
         table.add_column(col, justify="right")

@@ -15,7 +15,7 @@ from eth_utils import to_checksum_address
 
 from gridledger.errors import ConfigError
 from gridledger.ledger.accounts import open_vault
-from gridledger.ledger.chain import Chain, LocalSigner, Signer, open_chain
+from gridledger.ledger.chain import Chain, EmbeddedChain, LocalSigner, Signer, open_chain
 from gridledger.ledger.clients import ETSCClient
 from gridledger.ledger.clients.etsc import AccountState
 from gridledger.ledger.deploy import MARKETS, Deployment, MarketDeployment, deploy_market, load_deployment
@@ -162,9 +162,7 @@ class AppState:
         for m in ("community", "fleet"):
             if m in deps:
                 add(deps[m].administrator, f"{m} operator", "role")
-        faucet = self.faucet()
-        if faucet is not None:
-            add(faucet.address, "faucet", "role")
+        add(self.faucet_address(), "faucet", "role")
         for a, v in self.index.event_labels().items():
             add(a, v["label"], v["kind"])
         return out
@@ -262,6 +260,16 @@ class AppState:
             return None
         dev = self.chain.dev_signers()
         return dev[0] if dev else None
+
+    def faucet_address(self) -> str | None:
+        """The faucet's address without unlocking its key (the embedded chain's first funded
+        account is its default sender; unlocking the vault costs a key derivation)."""
+        if self.settings.faucet_ether <= 0:
+            return None
+        if isinstance(self.chain, EmbeddedChain):
+            return to_checksum_address(self.chain.w3.eth.default_account)
+        faucet = self.faucet()
+        return faucet.address if faucet is not None else None
 
     def fund(self, address: str) -> None:
         """Give a new account native coin on dev chains (from the faucet)."""
