@@ -140,6 +140,8 @@ def test_labels_name_contracts_roles_users_and_meters(world):
     assert labels[world.meter] == {"label": "meter of bob", "kind": "meter"}
     assert labels[world.server["address"]]["label"] == "edge server 1"
     assert "administrator" in labels[world.admin["address"]]["label"].split(" · ")
+    assert labels[g.faucet().address] == {"label": "faucet", "kind": "role"}  # named without unlocking its key
+    assert labels[g.deployments["elecoin"].guardian] == {"label": "guardian", "kind": "role"}
     assert c.get("/api/explorer/search?q=alice").json() == {"kind": "address", "key": world.alice["address"]}
     assert c.get(f"/api/explorer/search?q={g.etsc.elecoin.address}").json()["kind"] == "token"
 
