@@ -37,9 +37,10 @@ function renderMarket() {
   const rows = market.edge_servers.map(s => {
     const p = priceFor(s);
     const kwh = p.price ? fmtCoin(p.price * market.unit_power_price_elecoins_per_kwh) + " per kWh" : "–";
-    return `<tr><td>${addrLink(s.address)}</td><td class="num">${esc(p.price_display)}${p.personal ? ` <span class="badge">your personal price</span>` : ""}</td><td class="num">${esc(kwh)}</td><td class="num">${esc(s.allocation_left_display)}</td><td>${esc(fmtTime(s.declared_at) || "–")}</td></tr>`;
+    const when = s.declared_at ? `declared ${esc(fmtTime(s.declared_at).slice(11, 16))} UTC; ` : "";
+    return `<tr><td>${addrLink(s.address)}<div class="hint">${when}may still sell ${esc(s.allocation_left_display)}</div></td><td class="num">${esc(p.price_display)}${p.personal ? ` <span class="badge">your personal price</span>` : ""}</td><td class="num">${esc(kwh)}</td></tr>`;
   });
-  $("market").innerHTML = table(["Edge server", "Price per elecoin", "Electricity at this price", "May still sell", "Declared (UTC)"], rows, "pricetable");
+  $("market").innerHTML = table(["Edge server", "Price per elecoin", "Electricity at this price"], rows, "pricetable");
   $("markettime").textContent = `Updated ${new Date().toLocaleTimeString()}; refreshed every 5 s.`;
   const sel = $("server"), keep = sel.value;
   sel.innerHTML = market.edge_servers.map(s => `<option value="${esc(s.address)}">${esc(s.label)} – ${esc(priceFor(s).price_display)}</option>`).join("");
