@@ -1,4 +1,5 @@
-"""Web benchmark (run: python benchmarks/web.py; needs Debian's wrk: apt-get install wrk).
+"""Web benchmark (run: python benchmarks/web.py [all|load|pages] [--demo DIR]; needs Debian's wrk
+(apt-get install wrk) and chromium).
 
 Starts ``gridledger serve`` on loopback over a chain populated with users and trades, then, with
 wrk for a fixed time each (GRIDLEDGER_WRK_SECONDS, default 5):
@@ -14,6 +15,19 @@ wrk for a fixed time each (GRIDLEDGER_WRK_SECONDS, default 5):
 Prints a table, then ratios against the baseline measured in the same run: /api/health alone
 (requests/s for the endpoints; p99 latency for health under relay load). Exits non-zero if a
 read run (1 or 2) or a health run (3) had any error.
+
+``pages`` (run last by ``all``): the first load of the dashboard and explorer pages in headless
+chromium, on a chain laid out as ``gridledger demo`` lays it out (its elecoin market settled, a
+community day and a 10-EV fleet's three days on chain, with their reports; ``--demo DIR`` serves
+an existing ``gridledger demo --out DIR`` instead), served by ``gridledger serve``:
+
+- *first start*: the server has never indexed the chain (the index is built while pages load);
+- *restart*: the index exists, the process starts with empty caches;
+- *warm*: the same page loaded again (median of 5).
+
+Each load is timed from navigation to the first contentful paint and to "ready" (every panel
+drawn from the API: the pages set ``body[data-ready]``). Baseline: the home page (``/``) in the
+same server state. The last line gives the ratios to it.
 """
 
 from __future__ import annotations
@@ -35,7 +49,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from webapp import make_app, populate
+from webapp import demo_chain, make_app, populate
 
 DURATION = os.environ.get("GRIDLEDGER_WRK_SECONDS", "5")
 MANY = 1000
@@ -147,6 +161,7 @@ def main() -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
+        shutil.rmtree(data, ignore_errors=True)
 
     table = Table(title=f"web app under wrk ({DURATION} s each, loopback, 2 cores shared)")
     for col in ("run", "conn.", "requests", "requests/s", "p99 ms", "non-2xx", "socket errors"):
@@ -170,5 +185,108 @@ def main() -> None:
         sys.exit(f"errors under load: {bad}" if bad else "the server died under load")
 
 
+PAGES = {"home (baseline)": "/", "dashboard": "/dashboard", "explorer": "/explorer",
+         "explorer tokens": "/explorer/tokens", "explorer tx": None}
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+
+
+def _serve(data: Path) -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "GRIDLEDGER_KEYSTORE_KDF": "pbkdf2", "GRIDLEDGER_KEYSTORE_ITERATIONS": "2"}
+    proc = subprocess.Popen([sys.executable, "-m", "gridledger", "serve", "--data-dir", str(data), "--port",
+                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(1200):
+        try:
+            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    proc.kill()
+    sys.exit("the server did not start")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _load(browser: object, url: str) -> tuple[float, float]:
+    """(first contentful paint, ready) in seconds for one load in a fresh browser context."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    page = ctx.new_page()
+    start = time.perf_counter()
+    page.goto(url)
+    page.locator("body[data-ready='1']").wait_for(timeout=120_000)
+    ready = time.perf_counter() - start
+    fcp = page.evaluate("(performance.getEntriesByName('first-contentful-paint')[0] || {startTime: NaN}).startTime")
+    ctx.close()
+    return float(fcp) / 1000, ready
+
+
+def pages(demo: Path | None) -> None:
+    from playwright.sync_api import sync_playwright
+
+    if demo is None:
+        root = Path(tempfile.mkdtemp(prefix="gridledger-web-pages-"))
+        t = time.perf_counter()
+        data = demo_chain(root)
+        print(f"demo-like chain built in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    else:
+        root = Path(tempfile.mkdtemp(prefix="gridledger-web-pages-"))
+        shutil.copytree(demo, root, dirs_exist_ok=True)
+        data = root / "chain"
+    shutil.rmtree(data / "explorer", ignore_errors=True)
+    results: dict[str, dict[str, tuple[float, float]]] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+        for state in ("first start", "restart"):
+            proc, base = _serve(data)
+            try:
+                # on the first start this only begins the index (a read syncs for 0.3 s at most while
+                # the background indexer runs): the pages below load while it is being built
+                tx = httpx.get(f"{base}/api/explorer/blocks?limit=1", timeout=120).json()
+                paths = {k: v or f"/explorer/tx/{tx['transactions'][0]['hash']}" for k, v in PAGES.items()} \
+                    if tx["transactions"] else {k: v for k, v in PAGES.items() if v}
+                results[state] = {k: _load(browser, base + v) for k, v in paths.items()}
+                if state == "restart":
+                    warm = {k: [_load(browser, base + v) for _ in range(5)] for k, v in paths.items()}
+                    results["warm"] = {k: (sorted(x[0] for x in v)[2], sorted(x[1] for x in v)[2])
+                                       for k, v in warm.items()}
+                blocks = httpx.get(f"{base}/api/explorer/stats", timeout=60).json()["progress"]
+            finally:
+                _stop(proc)
+        browser.close()
+    shutil.rmtree(root, ignore_errors=True)
+    table = Table(title=f"first load of the pages (headless chromium, chain of {blocks['head']} blocks)")
+    for col in ("server", "page", "first paint ms", "ready ms", "ready / home"):
+        table.add_column(col, justify="right")
+    ratios = []
+    for state, rows in results.items():
+        base_ready = rows["home (baseline)"][1]
+        for name, (fcp, ready) in rows.items():
+            table.add_row(state, name, f"{1000 * fcp:.0f}", f"{1000 * ready:.0f}", f"{ready / base_ready:.2f}")
+            if "baseline" not in name and name in ("dashboard", "explorer"):
+                ratios.append(f"{state} {name} {ready / base_ready:.2f}")
+    Console(width=120).print(table)
+    print("ratios of time to ready to the home page's: " + ", ".join(ratios))
+
+
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    ap = argparse.ArgumentParser(description="gridledger web benchmark")
+    ap.add_argument("part", nargs="?", choices=("all", "load", "pages"), default="all")
+    ap.add_argument("--demo", type=Path, default=None, help="an existing `gridledger demo --out DIR`")
+    args = ap.parse_args()
+    if args.part in ("all", "load"):
+        main()
+    if args.part in ("all", "pages"):
+        pages(args.demo)

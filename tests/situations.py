@@ -50,10 +50,17 @@ class ScriptedFleet:
     and only charges: its proof score (eq. 4.1) is at most the SOC it lacks when it leaves, far
     below the sellers' (the chain may still draw it: tests do not count on who mines)."""
 
+    algo = "scripted"
+
     def __init__(self) -> None:
+        from types import SimpleNamespace
+
         from gridledger.data.fleet import synthetic_fleet
+        from gridledger.learn.fleet.env import V2VConfig
 
         self.fleet = synthetic_fleet(3, 1, np.random.default_rng(0))
+        self.env_config = V2VConfig()
+        self.federation = SimpleNamespace(beta=0.1, mode="scripted")  # what evaluate_fleet reads
 
     def policy(self):
         import torch

@@ -19,6 +19,13 @@ def make_app(data_dir: Path, **settings):
     return create_app(Settings(**kw))
 
 
+def admin_signer(gl):
+    """The market administrator's signer: a random key in the data directory's key vault."""
+    from gridledger.ledger.accounts import open_vault
+
+    return open_vault(gl.settings.data_dir).find(gl.etsc.administrator(), gl.chain.chain_id)
+
+
 def app_routes(app) -> list:
     """Every route of the app (FastAPI keeps included routers as branches; this app uses no prefixes)."""
     from starlette.routing import Route
@@ -77,3 +84,47 @@ def populate(c: TestClient, funded: bool = True) -> World:
                       headers={"Authorization": f"Bearer {server['token']}"}).status_code == 200
     return World(c, admin, server, login(c, "alice", "alice-password"), login(c, "bob", "bob-password"),
                  login(c, "carol", "carol-password"), meter)
+
+
+def demo_chain(root: Path, days: int = 2, prosumers: int = 10) -> Path:
+    """A chain and reports laid out as ``gridledger demo --out ROOT`` lays them out (ROOT/chain,
+    ROOT/elecoin/settlement.json, ROOT/community/{results,ledger}.json, ROOT/v2v/{results,
+    settlement}.json), made by the same scenario code. The fleet is :class:`situations.ScriptedFleet`
+    (three EVs acting by a rule, EV 0 buying V2V with a profit every day, and selfish: its net
+    profit stays held), so what the pages show does not depend on training; returns the data dir
+    (ROOT/chain) to serve."""
+    import numpy as np
+    from situations import ScriptedFleet
+
+    from gridledger.ledger.chain import open_chain
+    from gridledger.reporting import output_dir
+    from gridledger.scenarios.community.chain import record_community_day
+    from gridledger.scenarios.community.reports import day_report, ledger_lines
+    from gridledger.scenarios.community.run import CommunityConfig, synthetic_input
+    from gridledger.scenarios.elecoin.chain import settle_elecoin
+    from gridledger.scenarios.elecoin.run import ElecoinConfig
+    from gridledger.scenarios.fleet.chain import FleetSettleConfig, settle_fleet
+    from gridledger.scenarios.fleet.run import evaluate_fleet
+
+    data = root / "chain"
+    chain = open_chain(None, data)  # as gridledger demo: the chain under DATA/chain, its keys in DATA's vault
+    try:
+        settlement = settle_elecoin(chain, data, ElecoinConfig(), "analytic", "unified", np.random.default_rng(0))
+        ccfg = CommunityConfig(prosumers=prosumers)
+        rng = np.random.default_rng(0)
+        day, ledger = record_community_day(chain, data, ccfg, synthetic_input(ccfg, rng), rng)
+        fleet = ScriptedFleet()
+        fleet_result = settle_fleet(chain, data, fleet, fleet.env_config, 1,
+                                    FleetSettleConfig(evs=len(fleet.fleet), days=days, selfish=(0,)))
+        evaluation = evaluate_fleet(fleet, days, seed=1, oracle=False, hourly_ev=True)  # the same days
+    finally:
+        chain.close()
+    with output_dir(root / "elecoin") as od:
+        od.write_json("settlement.json", settlement)
+    with output_dir(root / "community") as od:
+        day_report(day, od, 0, f"Community day: {prosumers} prosumers", ledger_lines(ledger))
+        od.write_json("ledger.json", ledger)
+    with output_dir(root / "v2v") as od:
+        od.write_json("results.json", {"experiment": "thesis-fig4.6-4.9", "evaluation": evaluation})
+        od.write_json("settlement.json", fleet_result)
+    return data

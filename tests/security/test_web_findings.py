@@ -166,6 +166,8 @@ def test_4_an_execution_holds_no_write_lock_is_busy_elsewhere_and_is_stopped_at_
 
     t = threading.Thread(target=call)
     t.start()
+    while t.is_alive() and gl.reader._free:  # the endless call holds the one executor (else a probe could take it)
+        time.sleep(0.01)
     took_lock_while_running = busy_while_running = False
     while t.is_alive() and not (took_lock_while_running and busy_while_running):
         if gl.lock.acquire(timeout=0.05):
@@ -208,6 +210,97 @@ def test_4_ledger_dashboard_reads_a_closed_round_once_whatever_rounds_is(tmp_pat
         assert again["community"]["rounds"] == first["community"]["rounds"]
     assert all(gl.rounds[k] is v for k, v in kept.items())  # served from the closed-round cache
     assert world.admin["name"] == "admin"
+    gl.close()
+    gl.chain.close()
+
+
+# A stand-in computation the test controls: it records each start in a file, then waits until the
+# test releases it (a file appears), then writes its result where the job asks.
+HELD_COMPUTATION = """
+import json, os, sys, time
+runs, release, out = sys.argv[1], sys.argv[2], sys.argv[3]
+with open(runs, "a") as f:
+    f.write(f"{os.getpid()}\\n")
+for _ in range(6000):
+    if os.path.exists(release):
+        break
+    time.sleep(0.01)
+else:
+    sys.exit(3)
+if open(release).read() == "fail":
+    sys.exit(1)
+json.dump({"unified": {"from": "the test's computation"}}, open(out, "w"))
+"""
+
+
+def hammer(c, n: int = 64) -> list[dict]:
+    """``n`` concurrent anonymous GET /api/dashboard/elecoin (32 at once); each must answer by
+    itself (a request waiting for the computation would never return: the test releases it after)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(32) as pool:
+        futures = [pool.submit(c.get, "/api/dashboard/elecoin") for _ in range(n)]
+        answers = [f.result(timeout=120) for f in futures]
+    assert {a.status_code for a in answers} == {200}
+    return [a.json() for a in answers]
+
+
+def test_4_elecoin_dashboard_runs_one_computation_whatever_the_requests(tmp_path):
+    """An anonymous client hammering /api/dashboard/elecoin costs one computation in total per
+    version: started by the server's start-up or the first request (a guarded trigger), in
+    another process; requests answer {"pending": true} meanwhile, then the kept result, also after
+    a restart; a failed computation is not repeated by requests."""
+    from gridledger.web.jobs import DONE, ProcessJob
+    from gridledger.web.routes.dashboard import elecoin_job
+
+    script = tmp_path / "held.py"
+    script.write_text(HELD_COMPUTATION)
+    runs, release = tmp_path / "runs.txt", tmp_path / "release"
+
+    def held_job() -> ProcessJob:
+        return ProcessJob([sys.executable, str(script), str(runs), str(release)])
+
+    def started() -> list[str]:
+        return runs.read_text().split() if runs.exists() else []
+
+    app = make_app(tmp_path / "data")
+    gl = app.state.gl
+    job = gl.jobs["elecoin"] = held_job()
+    with TestClient(app) as c:  # the lifespan: the server's start-up path starts it too
+        assert hammer(c) == [{"pending": True}] * 64
+        assert hammer(c) == [{"pending": True}] * 64
+        assert elecoin_job(gl) is job and job.runs == 1
+        assert len(started()) == 1
+        release.write_text("ok")
+        assert job.wait(120) and job.status == DONE
+        expected = {"unified": {"from": "the test's computation"}}
+        assert hammer(c) == [expected] * 64
+        assert len(started()) == 1
+    gl.close()
+    gl.chain.close()
+
+    # a restart of the same version reads it from the index: no computation at all
+    app = make_app(tmp_path / "data")
+    gl = app.state.gl
+    job = gl.jobs["elecoin"] = held_job()
+    with TestClient(app) as c:
+        assert hammer(c, 32) == [expected] * 32
+    assert job.runs == 0 and len(started()) == 1
+    gl.close()
+    gl.chain.close()
+
+    # a computation that fails is reported, not started again by the next requests
+    runs.unlink()
+    release.write_text("fail")
+    app = make_app(tmp_path / "other")
+    gl = app.state.gl
+    job = gl.jobs["elecoin"] = held_job()
+    c = TestClient(app)  # no lifespan: the first request is the trigger
+    hammer(c, 32)
+    assert job.wait(120)
+    answers = hammer(c, 32)
+    assert all(a["pending"] is False and "exited with code 1" in a["unavailable"] for a in answers)
+    assert job.runs == 1 and len(started()) == 1
     gl.close()
     gl.chain.close()
 
@@ -380,6 +473,58 @@ def test_8_the_decoy_uses_the_keystores_kdf_and_parameters(tmp_path):
     strip = lambda p: {k: v for k, v in p.items() if k != "salt"}  # noqa: E731
     assert strip(decoy["kdfparams"]) == strip(real["kdfparams"])
     assert decoy["kdfparams"]["salt"] != real["kdfparams"]["salt"]
+
+
+# ---------------------------------------------------------------- forged events
+def _forging_creation(sig: str, topics: list[str], words: list[int]) -> str:
+    """Creation code of a contract that only emits, while it is created, a log with the event
+    signature ``sig``, the indexed ``topics`` (addresses) and ``words`` as data: what anybody
+    with a little native coin can send."""
+    from eth_utils import keccak
+
+    code = b""
+    for k, w in enumerate(words):  # PUSH32 w PUSH1 32k MSTORE
+        code += b"\x7f" + w.to_bytes(32, "big") + b"\x60" + bytes([32 * k]) + b"\x52"
+    for t in reversed([keccak(text=sig), *[bytes.fromhex(a[2:]).rjust(32, b"\0") for a in topics]]):
+        code += b"\x7f" + t  # PUSH32 topic (the last topic first)
+    code += b"\x60" + bytes([32 * len(words)]) + b"\x60\x00" + bytes([0xa0 + 1 + len(topics)]) + b"\x00"
+    return "0x" + code.hex()  # ... PUSH1 size PUSH1 0 LOGn STOP
+
+
+def test_forged_market_events_from_another_contract_are_not_the_markets(tmp_path):
+    """Anybody may deploy a contract that emits ``Traded``/``ElecoinsBought``/``PriceDeclared``
+    with the ETSC's signatures (the explorer decodes them by signature). The portal's history,
+    daily totals and CSV, the edge server's sales and the dashboard's live market read only the
+    ETSC's own events."""
+    w = populate(TestClient(make_app(tmp_path)))
+    c = w.client
+    gl = c.app.state.gl
+    alice, bob, server = w.alice["address"], w.bob["address"], w.server["address"]
+    before = {path: c.get(path, headers=w.h(w.server)).json() for path in (
+        f"/api/accounts/{alice}/history", f"/api/accounts/{alice}/daily", "/api/server/sales", "/api/dashboard/market")}
+    csv_before = c.get(f"/api/accounts/{alice}/history.csv").text
+    key = Keystore(gl.keystore.directory).unlock("carol", "carol-password").account  # a plain funded user
+    forged = [("Traded(address,address,uint256,uint256)", [alice, bob], [5_000, 3 * 10**18]),
+              ("ElecoinsBought(address,address,uint256,uint256)", [alice, server], [7 * 10**18, 10**18]),
+              ("PriceDeclared(address,uint256)", [server], [10**15])]
+    sent = []
+    for nonce_offset, (sig, topics, words) in enumerate(forged):
+        nonce = int(rpc(c, "eth_getTransactionCount", key.address, "pending").json()["result"], 16)
+        signed = Account.sign_transaction({"data": _forging_creation(sig, topics, words), "value": 0, "gas": 200_000,
+                                           "gasPrice": int(rpc(c, "eth_gasPrice").json()["result"], 16),
+                                           "nonce": nonce, "chainId": gl.chain.chain_id}, key.key)
+        res = rpc(c, "eth_sendRawTransaction", "0x" + signed.raw_transaction.hex(), rid=nonce_offset).json()
+        assert res["result"].startswith("0x"), res
+        sent.append(res["result"])
+    gl.index.sync()
+    for h in sent:  # on chain and decoded by the explorer, but emitted by the forging contract
+        t = c.get(f"/api/explorer/tx/{h}").json()
+        assert t["status"] == 1 and len(t["events"]) == 1
+        assert t["events"][0]["name"] in ("Traded", "ElecoinsBought", "PriceDeclared")
+        assert t["events"][0]["address"] != gl.etsc.address
+    after = {path: c.get(path, headers=w.h(w.server)).json() for path in before}
+    assert after == before
+    assert c.get(f"/api/accounts/{alice}/history.csv").text == csv_before
 
 
 # ---------------------------------------------------------------- finding 9

@@ -15,6 +15,9 @@ relays it to the chain.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -46,8 +49,19 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
             gl.close()
             gl.chain.close()
             raise
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # A served app indexes in the background and fills the first pages' caches, so that a
+        # first visit (also right after a start on a long chain) is answered from the index.
+        gl.start_background([explorer.warm, portal.warm, dashboard.warm])
+        try:
+            yield
+        finally:
+            gl.stop_background()
+
     # /docs and /redoc are served from local assets (routes.pages), not FastAPI's CDN pages.
-    app = FastAPI(title="gridledger", version="0.1.0", docs_url=None, redoc_url=None,
+    app = FastAPI(title="gridledger", version="0.1.0", docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="Prosumer portal, blockchain explorer and market dashboards of gridledger.")
     app.state.gl = gl
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

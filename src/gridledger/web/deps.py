@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from eth_utils import to_checksum_address
 from fastapi import Depends, HTTPException, Request
@@ -49,21 +49,37 @@ def require_role(state: AppState, sess: Session, role: str) -> None:
 
 
 def tx_out(res: TxResult) -> s.TxOut:
-    from gridledger.web.indexer import _jsonable
+    from gridledger.web.decoding import jsonable as _jsonable
 
     return s.TxOut(tx_hash=res.tx_hash, block_number=res.block_number, gas_used=res.gas_used,
                    events=[{"name": e.name, "address": e.address, "args": _jsonable(e.args)} for e in res.events])
 
 
+def revert_detail(state: AppState, name: str, args: dict[str, Any], me: str | None = None) -> dict[str, Any]:
+    """A contract refusal as the API returns it: the custom error's name and arguments, and the
+    sentence of :mod:`gridledger.web.contract_errors` (``message``: what it means, ``hint``: what
+    to do)."""
+    from gridledger.web.contract_errors import explain
+
+    shown = {k: str(v) for k, v in args.items()}
+    try:
+        names = dict(state.names())
+    except Exception:  # labels are a nicety; the refusal must still be answered
+        names = {}
+    if me is not None:
+        names[to_checksum_address(me)] = "your account"
+    return {"error": name, "args": shown, **explain(name, shown, names, state.symbols)}
+
+
 @contextlib.contextmanager
-def chain_access(state: AppState) -> Iterator[None]:
-    """Serialise chain access (py-evm is not thread-safe) and map reverts to 409."""
+def chain_access(state: AppState, me: str | None = None) -> Iterator[None]:
+    """Serialise chain access (py-evm is not thread-safe) and map reverts to 409 (``me``: the
+    signed-in account, called "your account" in the sentence)."""
     with state.lock:
         try:
             yield
         except ContractRevert as exc:
-            raise HTTPException(409, {"error": exc.name, "args": {k: str(v) for k, v in exc.args_dict.items()}}) \
-                from None
+            raise HTTPException(409, revert_detail(state, exc.name, exc.args_dict, me)) from None
 
 
 def account_out(state: AppState, address: str) -> s.AccountOut:

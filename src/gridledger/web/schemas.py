@@ -64,6 +64,8 @@ class RightsIn(Strict):
 
 class MeterIn(Strict):
     user: str = Field(pattern=ADDRESS)
+    rated_kw: float = Field(10.0, ge=0.001, le=1_000_000, description="the meter's rated power in kW (ETSC: a "
+                            "meter reports at most rated power x slot length per slot)")
 
 
 class ReadingIn(Strict):

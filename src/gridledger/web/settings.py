@@ -67,6 +67,14 @@ class Settings(BaseModel):
     wei_per_money: int = Field(default=10**15, ge=1)
     """Wei per unit of the market's money (prices per elecoin)."""
 
+    # -- presentation
+    native_symbol: str = Field(default="ETH", min_length=1, max_length=12, pattern=r"^[A-Za-z0-9]+$")
+    """Symbol of the chain's native coin on the pages (amounts in wei are shown in whole coins)."""
+    reports_dir: Path | None = None
+    """Where the dashboards read scenario reports (community map, fleet market, the elecoin
+    equilibrium settled on chain); default: beside a data dir named ``chain`` (the layout of
+    ``gridledger demo --out DIR``: DIR/chain, DIR/community, DIR/v2v, DIR/elecoin), else DIR/reports."""
+
     @model_validator(mode="before")
     @classmethod
     def _from_environment(cls, data: Any) -> Any:

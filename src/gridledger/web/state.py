@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,12 +15,22 @@ from eth_utils import to_checksum_address
 
 from gridledger.errors import ConfigError
 from gridledger.ledger.accounts import open_vault
-from gridledger.ledger.chain import Chain, LocalSigner, Signer, open_chain
+from gridledger.ledger.chain import Chain, EmbeddedChain, LocalSigner, Signer, open_chain
 from gridledger.ledger.clients import ETSCClient
-from gridledger.ledger.deploy import MarketDeployment, deploy_market, load_deployment, staking_role_holders
+from gridledger.ledger.clients.etsc import AccountState
+from gridledger.ledger.deploy import (
+    MARKETS,
+    Deployment,
+    MarketDeployment,
+    deploy_market,
+    load_deployment,
+    staking_role_holders,
+)
 from gridledger.ledger.keys import is_well_known
 from gridledger.ledger.keystore import Keystore, KeystoreError
 from gridledger.web.indexer import Index
+from gridledger.web.jobs import ProcessJob
+from gridledger.web.present import Symbols
 from gridledger.web.reader import ChainReader
 from gridledger.web.security import DeviceCookies, PasswordChecker, Throttle
 from gridledger.web.settings import Settings
@@ -50,6 +62,8 @@ class AppState:
     service_signers: dict[str, LocalSigner] = field(default_factory=dict)
     sessions: dict[str, Session] = field(default_factory=dict)
     dashboard: dict[str, Any] | None = None
+    deployments: dict[str, Deployment] = field(default_factory=dict)
+    """The markets gridledger deployed on this chain (elecoin, community, fleet), as recorded."""
     _cache: dict[Any, tuple[int, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -67,15 +81,138 @@ class AppState:
         self.signup_throttle = Throttle(60, st.signups_per_minute)
         self.signup_lock = threading.Lock()
         """Sign-ups and meter creation check a name and create it as one step."""
-        self.dashboard_lock = threading.Lock()
-        self.dashboard_thread: threading.Thread | None = None
-        """The one background computation of the elecoin dashboard (routes/dashboard.py)."""
+        self._index_cache: OrderedDict[Any, tuple[int, Any]] = OrderedDict()
+        self._index_cache_lock = threading.Lock()
+        self._user_list: list[str] = []
+        self._users: dict[str, AccountState] = {}
+        self._users_at: int | None = None
+        self.jobs: dict[str, ProcessJob] = {}
+        """Computations run once in another process (the DMA-UBRL dashboard), by name."""
+        self._jobs_lock = threading.Lock()
         self.rounds: dict[tuple[str, int], dict[str, Any]] = {}
         """Closed PoEG/PoSOC rounds of the ledger dashboard (their validators, burns and miner never
         change again; the UPOS paid out of a sealed round's pool may, see ``rewards_open``)."""
         self.rewards_open: set[tuple[str, int]] = set()
         """Closed rounds in ``rounds`` whose members may still claim UPOS (``claimReward`` has no
         end): only their ``reward`` is read again."""
+        self.symbols = Symbols(st.native_symbol, "ELC")
+        self._threads: list[threading.Thread] = []
+        self.warmed = threading.Event()
+        """Set once the background start (index caught up, caches filled) has finished."""
+
+    # -- background work (started by the app's lifespan: gridledger serve)
+    def start_background(self, warmers: list[Any]) -> None:
+        """Index in the background, then fill the caches the first pages read (``warmers``:
+        functions of the state), so that a first visit is served from the index and caches."""
+        self.index.start()
+
+        def warm() -> None:
+            self.index.sync()
+            for w in warmers:
+                with contextlib.suppress(Exception):  # a warm-up that fails is computed on first request
+                    w(self)
+            self.warmed.set()
+
+        t = threading.Thread(target=warm, daemon=True, name="gridledger-warm")
+        t.start()
+        self._threads.append(t)
+
+    def stop_background(self) -> None:
+        self.index.stop()
+        with self._jobs_lock:
+            jobs = list(self.jobs.values())
+        for j in jobs:
+            j.stop()
+
+    def job(self, name: str, make: Any) -> ProcessJob:
+        """The job ``name``, made by ``make()`` the first time it is asked for (one per app)."""
+        with self._jobs_lock:
+            j = self.jobs.get(name)
+            if j is None:
+                j = self.jobs[name] = make()
+            return j
+
+    # -- labels of accounts (contracts, roles, names given on chain)
+    def labels(self) -> dict[str, dict[str, str]]:
+        """Address -> {label, kind} for every account the chain names: our contracts (by market),
+        the administrator, edge servers, operators and faucet, users' names, meters, EVs and
+        community members."""
+        return self.at_head(("labels", self.index.last_indexed()), self._labels)
+
+    def names(self) -> dict[str, str]:
+        return {a: v["label"] for a, v in self.labels().items()}
+
+    def _labels(self) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {}
+
+        def add(address: str | None, label: str, kind: str) -> None:
+            if not address:
+                return
+            a = to_checksum_address(address)
+            if a in out:
+                if label not in out[a]["label"].split(" · "):
+                    out[a]["label"] += " · " + label
+            else:
+                out[a] = {"label": label, "kind": kind}
+
+        deps = {m: d for m in MARKETS if (d := load_deployment(self.chain, self.settings.data_dir, m)) is not None}
+        self.deployments = deps
+        market_of = {to_checksum_address(a): m for m, d in deps.items() for a in d.contracts.values()}
+        tokens = {t["address"]: t.get("symbol") for t in self.index.tokens()}
+        for a, kind in sorted(self.index.contract_names.items()):
+            m = market_of.get(a)
+            label = kind if m in (None, "elecoin") else f"{m} {kind}"
+            if tokens.get(a) and tokens[a] != kind:
+                label += f" ({tokens[a]})"
+            add(a, label, "contract")
+        add(self.etsc.administrator(), "administrator", "role")
+        for k, a in enumerate(self.etsc.edge_servers()):
+            add(a, f"edge server {k + 1}", "role")
+        if "elecoin" in deps:
+            add(deps["elecoin"].guardian, "guardian", "role")  # may pause the market
+        for m in ("community", "fleet"):
+            if m in deps:
+                add(deps[m].administrator, f"{m} operator", "role")
+        add(self.faucet_address(), "faucet", "role")
+        for a, v in self.index.event_labels().items():
+            add(a, v["label"], v["kind"])
+        return out
+
+    def at_index(self, key: Any, compute: Any) -> Any:
+        """``compute()`` of index reads only, cached until the index moves: at most one such
+        computation runs at a time (without the chain lock), and the last 256 are kept."""
+        last = self.index.last_indexed()
+        hit = self._index_cache.get(key)
+        if hit is not None and hit[0] == last:
+            return hit[1]
+        with self._index_cache_lock:
+            hit = self._index_cache.get(key)
+            if hit is not None and hit[0] == last:
+                return hit[1]
+            value = compute()
+            self._index_cache[key] = (last, value)
+            self._index_cache.move_to_end(key)
+            while len(self._index_cache) > 256:
+                self._index_cache.popitem(last=False)
+            return value
+
+    def etsc_users(self) -> list[AccountState]:
+        """Every user the ETSC registered, with its account; an account is read again only when a
+        transaction of a newly indexed block involved it (``Index.touched``), so a new block costs
+        the reads of the accounts it changed, not of every user."""
+        with self.lock:
+            last = self.index.last_indexed()
+            if self._users_at == last:
+                return list(self._users.values())
+            stale = set() if self._users_at is None else self.index.touched(self._users_at, last)
+            n = int(self.etsc.contract.functions.userCount().call())
+            for i in range(len(self._user_list), n):  # the ETSC's user list only grows
+                self._user_list.append(to_checksum_address(self.etsc.contract.functions.userAt(i).call()))
+            for a in self._user_list:
+                if a not in self._users or a in stale:
+                    self._users[a] = self.etsc.account(a)
+            self._users_at = last
+            return [self._users[a] for a in self._user_list]
 
     def at_head(self, key: Any, compute: Any) -> Any:
         """``compute()``, cached until the chain's head moves; a hit takes no lock."""
@@ -135,6 +272,16 @@ class AppState:
         dev = self.chain.dev_signers()
         return dev[0] if dev else None
 
+    def faucet_address(self) -> str | None:
+        """The faucet's address without unlocking its key (the embedded chain's first funded
+        account is its default sender; unlocking the vault costs a key derivation)."""
+        if self.settings.faucet_ether <= 0:
+            return None
+        if isinstance(self.chain, EmbeddedChain):
+            return to_checksum_address(self.chain.w3.eth.default_account)
+        faucet = self.faucet()
+        return faucet.address if faucet is not None else None
+
     def fund(self, address: str) -> None:
         """Give a new account native coin on dev chains (from the faucet)."""
         faucet = self.faucet()
@@ -165,7 +312,8 @@ class AppState:
         return {role: to_checksum_address(a) for role, a in out.items()}
 
     def close(self) -> None:
-        """Stop the relay's executors (worker processes and threads)."""
+        """Stop the relay's executors (worker processes and threads) and the background indexer."""
+        self.stop_background()
         self.reader.close()
         self.rpc_pool.shutdown(wait=False, cancel_futures=True)
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException
 from gridledger.ledger.keystore import KeystoreError
 from gridledger.ledger.units import kwh_to_wh
 from gridledger.web import schemas as s
-from gridledger.web.deps import Auth, State, chain_access, require_role, tx_out
+from gridledger.web.deps import Auth, State, chain_access, require_role, revert_detail, tx_out
 from gridledger.web.security import Busy, name_key
 
 router = APIRouter(tags=["admin"])
@@ -22,7 +22,7 @@ router = APIRouter(tags=["admin"])
 def empower(body: s.EmpowerIn, sess: Auth, state: State) -> s.TxOut:
     """Register a user with its rights (ETSC.empower)."""
     require_role(state, sess, "admin")
-    with chain_access(state):
+    with chain_access(state, sess.address):
         res = state.etsc.empower(sess.signer, body.user_name, body.address, body.gen_right, body.trans_right)
     state.index.sync()
     return tx_out(res)
@@ -32,7 +32,7 @@ def empower(body: s.EmpowerIn, sess: Auth, state: State) -> s.TxOut:
              responses={401: {"model": s.ErrorOut}, 403: {"model": s.ErrorOut}, 409: {"model": s.ErrorOut}})
 def rights(body: s.RightsIn, sess: Auth, state: State) -> s.TxOut:
     require_role(state, sess, "admin")
-    with chain_access(state):
+    with chain_access(state, sess.address):
         res = state.etsc.set_rights(sess.signer, body.address, body.gen_right, body.trans_right)
     state.index.sync()
     return tx_out(res)
@@ -49,9 +49,9 @@ def add_meter(body: s.MeterIn, sess: Auth, state: State) -> dict[str, Any]:
     """
     require_role(state, sess, "admin")
     user = to_checksum_address(body.user)
-    with chain_access(state):
+    with chain_access(state, sess.address):
         if not state.etsc.account(user).registered:
-            raise HTTPException(409, {"error": "ETSCNotRegistered", "args": {"account": user}})
+            raise HTTPException(409, revert_detail(state, "ETSCNotRegistered", {"account": user}))
     with state.signup_lock:
         taken = {name_key(e.name) for e in state.keystore.list()}
         n = 1 + sum(1 for k in taken if re.fullmatch(r"meter-\d+", k))
@@ -64,8 +64,8 @@ def add_meter(body: s.MeterIn, sess: Auth, state: State) -> dict[str, Any]:
             raise HTTPException(429, "the server is busy checking passwords; retry shortly",
                                 headers={"Retry-After": "2"}) from None
     try:
-        with chain_access(state):
-            res = state.etsc.register_meter(sess.signer, entry.address, user)
+        with chain_access(state, sess.address):
+            res = state.etsc.register_meter(sess.signer, entry.address, user, round(body.rated_kw * 1000))
     except BaseException:
         entry.path.unlink(missing_ok=True)
         raise
@@ -93,7 +93,7 @@ def reading(body: s.ReadingIn, sess: Auth, state: State) -> s.TxOut:
         except KeystoreError:
             raise HTTPException(404, "no meter with that address in the server's keystore") from None
         state.service_signers[meter] = signer  # meters' keys are the server's own: unlock once
-    with chain_access(state):
+    with chain_access(state, sess.address):
         wh = kwh_to_wh(body.energy_kwh)
         res = state.etsc.generation(signer, wh) if body.kind == "generation" else state.etsc.consumption(
             signer, wh)

@@ -32,11 +32,20 @@ for _path, _file in DOCS.items():
 
 def _explorer_route(kind: str) -> None:
     def explorer_page(key: str) -> FileResponse:
-        """Deep links of the explorer: ``/explorer/block/N``, ``/explorer/tx/H``, ``/explorer/address/A``."""
+        """Deep links of the explorer: ``/explorer/block/N``, ``/explorer/tx/H``, ``/explorer/address/A``,
+        ``/explorer/token/A``."""
         return FileResponse(STATIC / "explorer.html", media_type="text/html")
 
     router.api_route(f"/explorer/{kind}/{{key}}", methods=["GET", "HEAD"], name=f"explorer_{kind}")(explorer_page)
 
 
-for _k in ("block", "tx", "address"):
+for _k in ("block", "tx", "address", "token"):
     _explorer_route(_k)
+
+
+def serve_tokens_page() -> FileResponse:
+    """``/explorer/tokens``: the token list (the explorer page)."""
+    return FileResponse(STATIC / "explorer.html", media_type="text/html")
+
+
+router.api_route("/explorer/tokens", methods=["GET", "HEAD"], name="explorer_tokens")(serve_tokens_page)
