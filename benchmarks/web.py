@@ -17,9 +17,10 @@ Prints a table, then ratios against the baseline measured in the same run: /api/
 read run (1 or 2) or a health run (3) had any error.
 
 ``pages`` (run last by ``all``): the first load of the dashboard and explorer pages in headless
-chromium, on a chain laid out as ``gridledger demo`` lays it out (its elecoin market settled, a
-community day and a 10-EV fleet's three days on chain, with their reports; ``--demo DIR`` serves
-an existing ``gridledger demo --out DIR`` instead), served by ``gridledger serve``:
+chromium, on a chain laid out as ``gridledger demo`` lays it out (tests/webapp.py ``demo_chain``:
+its elecoin market settled, a community day and a scripted three-EV fleet's two days on chain,
+with their reports; ``--demo DIR`` serves an existing ``gridledger demo --out DIR`` instead),
+served by ``gridledger serve``:
 
 - *first start*: the server has never indexed the chain (the index is built while pages load);
 - *restart*: the index exists, the process starts with empty caches;
