@@ -19,9 +19,16 @@ from gridledger.ledger.artifacts import CONTRACT_NAMES, abi, load_artifact
 TRANSFER_TOPIC = keccak(text="Transfer(address,address,uint256)")
 """ERC-20 Transfer(address indexed from, address indexed to, uint256 value): any token's, ours or not."""
 
-CHILDREN: dict[str, tuple[str, ...]] = {"ETSC": ("Elecoin",), "ProofStaking": ("EPOS",)}
-"""Contracts whose constructor creates others, in creation order (the child at the creator's
-nonce 1, 2, ...): ETSC creates its Elecoin, ProofStaking its EPOS."""
+CHILDREN: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "ETSC": (("Elecoin", None),), "ProofStaking": (("EPOS", None), ("UPOS", "rewardToken"))}
+"""Contracts whose constructor creates others, in creation order (each child created takes the
+creator's next nonce, 1, 2, ...), with the constructor argument that must be true for the child
+to be created (None: always): ETSC creates its Elecoin; ProofStaking its EPOS and, when
+``rewardToken`` (the community's PoEG staking, not the fleet's PoSOC), its UPOS."""
+
+VIEW_TOKENS = ("EPOS",)
+"""ERC-20 tokens without Transfer events: EPOS's balances are a view of its staking contract's
+current round (proof scores credited, minus burns), read live by the explorer."""
 
 
 def canonical_type(item: dict[str, Any]) -> str:

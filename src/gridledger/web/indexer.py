@@ -50,6 +50,7 @@ from gridledger.web.blocksource import BlockData, BlockSource, PyEVMSource, RPCS
 from gridledger.web.decoding import (
     CHILDREN,
     SELECTORS,
+    VIEW_TOKENS,
     decode_input,
     decode_log,
     erc20_transfer,
@@ -59,7 +60,7 @@ from gridledger.web.decoding import (
     read_uint,
 )
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 ZERO = "0x" + "0" * 40
 CHUNK = 64
 """Blocks read and written per step of a sync (one SQLite transaction each)."""
@@ -283,7 +284,7 @@ class Index:
             method = "constructor"
             if tx.created is not None and tx.status == 1:
                 self._add_contract(rows, tx.created, contract, tx.sender, tx.hash, n)
-                self._add_children(rows, tx.created, contract, tx.hash, n, involved)
+                self._add_children(rows, tx.created, contract, args, tx.hash, n, involved, new_tokens)
         else:
             contract = self._types.get(tx.to)
             method, args = decode_input(contract, tx.input)
@@ -335,15 +336,22 @@ class Index:
         if name is not None:
             self._types.setdefault(address, name)
 
-    def _add_children(self, rows: dict[str, list[tuple[Any, ...]]], created: str, name: str | None, tx: str, n: int,
-                      involved: set[str | None]) -> None:
+    def _add_children(self, rows: dict[str, list[tuple[Any, ...]]], created: str, name: str | None,
+                      args: dict[str, Any] | None, tx: str, n: int, involved: set[str | None],
+                      new_tokens: dict[str, int]) -> None:
         from eth._utils.address import generate_contract_address
         from eth_utils import to_canonical_address
 
-        for k, child in enumerate(CHILDREN.get(name or "", ()), start=1):
-            address = to_checksum_address(generate_contract_address(to_canonical_address(created), k))
+        nonce = 0
+        for child, condition in CHILDREN.get(name or "", ()):
+            if condition is not None and not (args or {}).get(condition):
+                continue  # not created by this deployment
+            nonce += 1
+            address = to_checksum_address(generate_contract_address(to_canonical_address(created), nonce))
             self._add_contract(rows, address, child, created, tx, n)
             involved.add(address)
+            if child in VIEW_TOKENS:
+                new_tokens.setdefault(address, n)  # a token page although it never emits a Transfer
 
     def _labels_from(self, rows: dict[str, list[tuple[Any, ...]]], emitter: str, name: str, args: dict[str, Any],
                      n: int, counts: dict[str, int]) -> None:

@@ -21,6 +21,7 @@ from fastapi import Path as PathParam
 from gridledger.ledger.units import units_to_elecoins
 from gridledger.web import schemas as s
 from gridledger.web.contract_errors import explain
+from gridledger.web.decoding import VIEW_TOKENS
 from gridledger.web.deps import MAX_BLOCK, State
 from gridledger.web.present import amount, display_args, number
 from gridledger.web.state import AppState
@@ -157,7 +158,38 @@ def address(address: str, state: State, page: Annotated[int, Query(ge=0, le=1_00
             "page": page, "pages": max(1, math.ceil(total / limit))}
 
 
+VIEW_NOTE = ("EPOS is the proof score of the staking contract's current round: balances change with the "
+             "round (scores credited, stakes burned) and are read from the chain; it is never transferred, so "
+             "it has no transfers.")
+
+
+def _epos_view(state: AppState, address: str) -> dict[str, Any]:
+    """Supply and holders of an EPOS token, read live: its members are those credited in its
+    staking contract's current round (``ScoreCredited`` events of that contract, from the index)."""
+
+    def compute() -> dict[str, Any]:
+        with state.lock:
+            epos = state.chain.contract("EPOS", address)
+            staking = to_checksum_address(epos.functions.staking().call())
+            current = int(state.chain.contract("ProofStaking", staking).functions.currentRound().call())
+        credited = state.index.events_of(staking, "ScoreCredited")
+        members = sorted({to_checksum_address(e["args"]["member"]) for e in credited
+                          if int(e["args"]["round"]) == current})
+        with state.lock:
+            supply = int(epos.functions.totalSupply().call())
+            balances = {m: int(epos.functions.balanceOf(m).call()) for m in members}
+        held = sorted(((m, b) for m, b in balances.items() if b > 0), key=lambda mb: (-mb[1], mb[0]))
+        return {"supply": str(supply), "round": current, "staking": staking,
+                "holders": [{"holder": m, "balance": str(b)} for m, b in held]}
+
+    return state.at_head(("epos-view", address), compute)
+
+
 def _token_out(state: AppState, t: dict[str, Any]) -> dict[str, Any]:
+    if state.index.contract_type(t["address"]) in VIEW_TOKENS:
+        v = _epos_view(state, t["address"])
+        t = {**t, "supply": v["supply"], "holders": len(v["holders"]), "transfers": 0, "view": True,
+             "note": f"{VIEW_NOTE} Round {v['round']}."}
     return {**t, "supply_display": token_amount(t["supply"], t.get("decimals"), t.get("symbol")),
             "label": (state.labels().get(t["address"]) or {}).get("label")}
 
@@ -178,10 +210,10 @@ def token(address: str, state: State, page: Annotated[int, Query(ge=0, le=1_000_
     t = state.index.token(a)
     if t is None:
         raise HTTPException(404, f"no token at {a} (no ERC-20 transfer seen)")
+    out = _token_out(state, t)
     rows = [{**r, "value_display": token_amount(r["value"], t["decimals"], t["symbol"])}
             for r in state.index.token_transfers(a, page, limit)]
-    return {"token": _token_out(state, t), "transfers": rows, "page": page,
-            "pages": max(1, math.ceil(int(t["transfers"]) / limit))}
+    return {"token": out, "transfers": rows, "page": page, "pages": max(1, math.ceil(int(out["transfers"]) / limit))}
 
 
 @router.get("/api/explorer/token/{address}/holders", responses={404: {"model": s.ErrorOut}})
@@ -193,12 +225,14 @@ def holders(address: str, state: State, page: Annotated[int, Query(ge=0, le=1_00
     t = state.index.token(a)
     if t is None:
         raise HTTPException(404, f"no token at {a} (no ERC-20 transfer seen)")
-    supply = Decimal(int(t["supply"])) if int(t["supply"]) > 0 else None
+    out = _token_out(state, t)
+    supply = Decimal(int(out["supply"])) if int(out["supply"]) > 0 else None
+    held = (_epos_view(state, a)["holders"][page * limit:(page + 1) * limit] if out.get("view")
+            else state.index.holders(a, page, limit))
     rows = [{**h, "balance_display": token_amount(h["balance"], t["decimals"], t["symbol"]),
              "share_pct": float(Decimal(int(h["balance"])) * 100 / supply) if supply else None}
-            for h in state.index.holders(a, page, limit)]
-    return {"token": _token_out(state, t), "holders": rows, "page": page,
-            "pages": max(1, math.ceil(int(t["holders"]) / limit))}
+            for h in held]
+    return {"token": out, "holders": rows, "page": page, "pages": max(1, math.ceil(int(out["holders"]) / limit))}
 
 
 @router.get("/api/explorer/search")

@@ -113,7 +113,7 @@ async function token(a, page, hpage) {
       <div class="card"><div class="k">Holders</div><div class="v" id="holders-count">${t.holders}</div></div>
       <div class="card"><div class="k">Transfers</div><div class="v" id="transfers-count">${t.transfers}</div></div>
       <div class="card"><div class="k">Decimals</div><div class="v">${t.decimals}</div></div></div>
-      <p>Contract ${addrLink(t.address)} <span class="mono">${esc(t.address)}</span>; name “${esc(t.name || "")}”.</p></section>
+      <p>Contract ${addrLink(t.address)} <span class="mono">${esc(t.address)}</span>; name “${esc(t.name || "")}”.</p>${t.note ? `<p class="msg info" id="token-note">${esc(t.note)}</p>` : ""}</section>
     <section><h2>Holders</h2>${h.holders.length ? table(["Holder", "Balance", "Share"], h.holders.map(x => `<tr><td>${addrLink(x.holder)}</td><td class="num">${esc(x.balance_display)}</td><td class="num">${x.share_pct == null ? "" : (x.share_pct > 0 && x.share_pct < 0.01 ? "&lt; 0.01%" : esc(fmtNum(x.share_pct, 2)) + "%")}</td></tr>`), "holders") : emptyState("No holder.")}
       <div class="pager">${h.page > 0 ? `<a href="#" id="hprev">Previous</a>` : ""}${h.page + 1 < h.pages ? `<a href="#" id="hnext">More holders</a>` : ""}</div></section>
     <section><h2>Transfers</h2>${r.transfers.length ? table(["Time (UTC)", "From", "To", "Amount", "Transaction"], r.transfers.map(x => `<tr>${timeCell(x.timestamp)}<td>${x.sender === "0x0000000000000000000000000000000000000000" ? "minted" : addrLink(x.sender)}</td><td>${x.recipient === "0x0000000000000000000000000000000000000000" ? "burned" : addrLink(x.recipient)}</td><td class="num">${esc(x.value_display)}</td><td>${txLink(x.tx)}</td></tr>`), "token-transfers") : emptyState("No transfer.")}
