@@ -19,6 +19,18 @@ def make_app(data_dir: Path, **settings):
     return create_app(Settings(**kw))
 
 
+def vault_password_to_env(data_dir: Path) -> str:
+    """What an operator does before ``--env prod``: the key vault's password moves from its file
+    beside the vault to ``$GRIDLEDGER_PASSWORD`` (returned; the caller sets it) and the file is
+    deleted."""
+    from gridledger.ledger.accounts import PASSWORD_FILE, vault_dir
+
+    file = vault_dir(data_dir) / PASSWORD_FILE
+    password = file.read_text(encoding="utf-8").strip()
+    file.unlink()
+    return password
+
+
 def admin_signer(gl):
     """The market administrator's signer: a random key in the data directory's key vault."""
     from gridledger.ledger.accounts import open_vault

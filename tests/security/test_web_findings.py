@@ -17,7 +17,7 @@ import time
 import pytest
 from eth_account import Account
 from fastapi.testclient import TestClient
-from webapp import app_routes, make_app, populate
+from webapp import app_routes, make_app, populate, vault_password_to_env
 
 from gridledger.errors import ConfigError
 from gridledger.ledger.keys import is_well_known
@@ -73,6 +73,7 @@ def _deployed_by_a_public_key(tmp_path, monkeypatch) -> str:
 
 def test_1_prod_refuses_a_chain_whose_administrator_key_is_public(tmp_path, monkeypatch):
     public = _deployed_by_a_public_key(tmp_path, monkeypatch)
+    monkeypatch.setenv("GRIDLEDGER_PASSWORD", vault_password_to_env(tmp_path))
     with pytest.raises(ConfigError) as err:
         create_app(fast_settings(tmp_path, env="prod", **STRONG))
     assert f"administrator {public}" in str(err.value)
@@ -84,7 +85,7 @@ def test_1_serve_env_prod_exits_2_naming_the_public_keys(tmp_path, monkeypatch):
     public = _deployed_by_a_public_key(tmp_path, monkeypatch)
     env = {"GRIDLEDGER_ADMIN_PASSWORD": STRONG["admin_password"],
            "GRIDLEDGER_METER_PASSWORD": STRONG["meter_password"], "PATH": "/usr/bin:/bin",
-           "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+           "PYTHONPATH": os.environ.get("PYTHONPATH", ""), "GRIDLEDGER_PASSWORD": vault_password_to_env(tmp_path)}
     proc = subprocess.run([sys.executable, "-m", "gridledger", "serve", "--env", "prod", "--data-dir",
                            str(tmp_path), "--port", "1"], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 2
@@ -106,10 +107,55 @@ def test_1_prod_refuses_a_chain_whose_staking_operator_key_is_public(tmp_path, m
             deploy.deploy_community_ledger(chain, tmp_path, operator=public)
     finally:
         chain.close()
+    monkeypatch.setenv("GRIDLEDGER_PASSWORD", vault_password_to_env(tmp_path))
     with pytest.raises(ConfigError) as err:
         create_app(fast_settings(tmp_path, env="prod", **STRONG))
     assert f"community ProofStaking operator {public.address}" in str(err.value)
     assert "community ProofStaking administrator" not in str(err.value)  # a random vault key: not flagged
+
+
+def _serve_prod(data_dir, **env):
+    import os
+
+    base = {"GRIDLEDGER_ADMIN_PASSWORD": STRONG["admin_password"],
+            "GRIDLEDGER_METER_PASSWORD": STRONG["meter_password"], "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "gridledger", "serve", "--env", "prod", "--data-dir", str(data_dir),
+                           "--port", "1"], capture_output=True, text=True, env={**base, **env}, timeout=300)
+
+
+def test_1_prod_takes_the_vault_password_from_the_environment_only(tmp_path, monkeypatch):
+    """The key vault holds every privileged key: in prod its password may not lie beside it (whoever
+    copies the data directory would hold the keys), nor be missing; refused before anything is
+    created or opened, with exit code 2 and the variable's name."""
+    from gridledger.ledger.accounts import vault_dir
+
+    monkeypatch.delenv("GRIDLEDGER_PASSWORD", raising=False)
+    fresh = tmp_path / "fresh"
+    proc = _serve_prod(fresh)
+    assert proc.returncode == 2 and "GRIDLEDGER_PASSWORD" in proc.stderr and "not set" in proc.stderr
+    assert "Traceback" not in proc.stderr and not fresh.exists()  # nothing written
+    with pytest.raises(ConfigError) as err:
+        create_app(fast_settings(fresh, env="prod", **STRONG))
+    assert err.value.field == "GRIDLEDGER_PASSWORD" and not fresh.exists()
+
+    data = tmp_path / "data"
+    from gridledger.ledger.chain import open_chain
+
+    open_chain(None, data).close()  # a data dir made by the demo or a dev server: its password in a file
+    file = vault_dir(data) / ".password"
+    assert file.exists()
+    with pytest.raises(ConfigError) as err:
+        create_app(fast_settings(data, env="prod", **STRONG))
+    assert str(file) in str(err.value) and "delete the file" in str(err.value)
+    proc = _serve_prod(data, GRIDLEDGER_PASSWORD=file.read_text().strip())  # set, but the file is still there
+    assert proc.returncode == 2 and "still holds a password" in proc.stderr and "Traceback" not in proc.stderr
+    password = vault_password_to_env(data)
+    monkeypatch.setenv("GRIDLEDGER_PASSWORD", password)
+    app = create_app(fast_settings(data, env="prod", **STRONG))  # as the docs say: accepted
+    app.state.gl.close()
+    app.state.gl.chain.close()
+    assert not file.exists()
 
 
 # ---------------------------------------------------------------- finding 3

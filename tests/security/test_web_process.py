@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from webapp import vault_password_to_env
 
 from gridledger.ledger.chain import open_chain
 from gridledger.ledger.clients import ETSCClient
@@ -45,13 +46,15 @@ def free_port() -> int:
 class Server:
     """``python -m gridledger serve`` in a subprocess, stopped with SIGTERM (or killed)."""
 
-    def __init__(self, data_dir: Path, env: str = "dev", **settings: object) -> None:
+    def __init__(self, data_dir: Path, env: str = "dev", password: str | None = None, **settings: object) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         environ = {**os.environ, "GRIDLEDGER_ADMIN_PASSWORD": ADMIN_PASSWORD if env == "prod" else "dev-admin-password",
                    "GRIDLEDGER_METER_PASSWORD": METER_PASSWORD if env == "prod" else "dev-meter-password",
                    "GRIDLEDGER_KEYSTORE_KDF": "pbkdf2", "GRIDLEDGER_KEYSTORE_ITERATIONS": "2"}
         environ.update({f"GRIDLEDGER_{k.upper()}": str(v) for k, v in settings.items()})
+        if password is not None:
+            environ["GRIDLEDGER_PASSWORD"] = password  # the key vault's, from the environment only
         self.log = data_dir.parent / f"serve-{self.port}.log"
         self.proc = subprocess.Popen([sys.executable, "-m", "gridledger", "serve", "--env", env, "--data-dir",
                                       str(data_dir), "--port", str(self.port)], env=environ,
@@ -114,8 +117,8 @@ def pilot(tmp_path_factory):
     data = tmp_path_factory.mktemp("pilot") / "data"
     info = prepare_pilot_chain(data)
     # A gas cap high enough that the endless loop runs for seconds: the health check must answer meanwhile.
-    server = Server(data, env="prod", faucet_ether=0, rpc_gas_cap=10_000_000, rpc_timeout_seconds=60,
-                    rpc_executors=2, rpc_calls_per_minute=10_000)
+    server = Server(data, env="prod", password=vault_password_to_env(data), faucet_ether=0, rpc_gas_cap=10_000_000,
+                    rpc_timeout_seconds=60, rpc_executors=2, rpc_calls_per_minute=10_000)
     yield server, info
     server.stop()
 

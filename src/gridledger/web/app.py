@@ -27,7 +27,7 @@ from gridledger.ledger.keystore import KeystoreError
 from gridledger.web.middleware import RequestLimits, SecurityHeaders
 from gridledger.web.routes import admin, auth, dashboard, explorer, pages, portal, rpc, server, wallet
 from gridledger.web.settings import Settings
-from gridledger.web.state import AppState, build_state, refuse_well_known_keys
+from gridledger.web.state import AppState, build_state, refuse_vault_password_file, refuse_well_known_keys
 from gridledger.web.static_files import STATIC
 
 ROUTERS = (pages, auth, portal, admin, server, wallet, rpc, explorer, dashboard)
@@ -36,11 +36,15 @@ ROUTERS = (pages, auth, portal, admin, server, wallet, rpc, explorer, dashboard)
 def create_app(settings: Settings | None = None, state: AppState | None = None) -> FastAPI:
     """Build the app: opens (or connects to) the chain and deploys the market if needed.
 
-    With ``env="prod"`` it refuses (:class:`~gridledger.errors.ConfigError`) a chain whose
+    With ``env="prod"`` it refuses (:class:`~gridledger.errors.ConfigError`) a key vault whose
+    password is not taken from ``$GRIDLEDGER_PASSWORD`` alone (a password file beside the vault
+    gives whoever copies the data directory every privileged key), and a chain whose
     administrator, edge servers or faucet, or any role holder of the community's or the fleet's
     staking and settlement contracts, hold a well-known development key.
     """
     settings = settings or Settings()
+    if settings.env == "prod" and state is None:
+        refuse_vault_password_file(settings.data_dir)  # before the vault is opened (which creates the file)
     gl = state or build_state(settings)
     if settings.env == "prod":
         try:

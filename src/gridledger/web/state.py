@@ -9,6 +9,7 @@ import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -316,6 +317,27 @@ class AppState:
         self.stop_background()
         self.reader.close()
         self.rpc_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def refuse_vault_password_file(data_dir: Path) -> None:
+    """``--env prod``: the key vault's password comes from ``$GRIDLEDGER_PASSWORD`` (a service
+    manager's or secret store's secret) and from nowhere on disk: the vault holds the keys of
+    every privileged account (administrator, edge servers, operators, guardians), and a password
+    file beside it would give them to whoever copies the data directory."""
+    from gridledger.ledger.accounts import PASSWORD_ENV, PASSWORD_FILE, password_source, vault_dir
+
+    file = vault_dir(data_dir) / PASSWORD_FILE
+    source = password_source(data_dir)
+    if source == "file":
+        raise ConfigError(PASSWORD_ENV, f"--env prod takes the key vault's password from {PASSWORD_ENV} only, but "
+                          f"it is in {file} beside the vault (whoever copies the data directory would hold every "
+                          f"privileged key): set {PASSWORD_ENV} to that file's content, then delete the file")
+    if source == "none":
+        raise ConfigError(PASSWORD_ENV, f"--env prod needs the key vault's password in {PASSWORD_ENV} (at least 8 "
+                          "characters, from a secret store); it is not set")
+    if file.exists():
+        raise ConfigError(PASSWORD_ENV, f"{PASSWORD_ENV} is set but {file} still holds a password beside the vault: "
+                          "delete the file")
 
 
 def refuse_well_known_keys(state: AppState) -> None:
