@@ -182,12 +182,14 @@ def fleet_day(chain: Chain, n: int, data_dir: str) -> dict[str, Any]:
                        ("payouts (pushed in batches)", payout_s, paid)]}
 
 
-def start_anvil() -> tuple[subprocess.Popen, str]:
+def start_anvil(states: str) -> tuple[subprocess.Popen, str]:
+    """anvil on a free port; the states it persists go to ``states`` (removed by the caller), not
+    to ~/.foundry, where every run would leave gigabytes behind."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent",
+                             "--cache-path", states], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -239,12 +241,13 @@ def main() -> None:
         results["embedded (py-evm + SQLite)"] = run_backend(embedded, args)
         for c in chains:
             c.close()
-    proc, url = start_anvil()
-    try:
-        results["anvil (JSON-RPC)"] = run_backend(lambda: RPCChain(url), args)
-    finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        proc.wait()
+    with TemporaryDirectory(prefix="anvil-states-") as states:
+        proc, url = start_anvil(states)
+        try:
+            results["anvil (JSON-RPC)"] = run_backend(lambda: RPCChain(url), args)
+        finally:
+            os.kill(proc.pid, signal.SIGTERM)
+            proc.wait()
 
     console = Console(width=130)
     names = list(results)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -66,15 +67,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def anvil_states(tmp_path_factory) -> Path:
+    """Where an anvil node of the tests persists old states (``--cache-path``): under pytest's
+    temporary directory, not ~/.foundry/anvil/tmp, where every run would leave gigabytes."""
+    return tmp_path_factory.mktemp("anvil-states")
+
+
 @pytest.fixture(scope="session")
-def anvil_url() -> Iterator[str]:
+def anvil_url(tmp_path_factory) -> Iterator[str]:
     """A real anvil node on 127.0.0.1 and a free port, stopped by PID at the end."""
     from gridledger.ledger.chain import RPCChain
 
     assert ANVIL.exists(), f"anvil is not installed at {ANVIL} (run `make test`, which runs npm ci in contracts/)"
     port = _free_port()
+    states = anvil_states(tmp_path_factory)
     proc = subprocess.Popen([str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent",
-                             "--balance", "1000000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--balance", "1000000", "--cache-path", str(states)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 30
@@ -90,6 +99,7 @@ def anvil_url() -> Iterator[str]:
     finally:
         os.kill(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
+        shutil.rmtree(states, ignore_errors=True)
 
 
 @pytest.fixture(params=["embedded", "anvil"])

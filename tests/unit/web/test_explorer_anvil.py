@@ -27,13 +27,14 @@ ANVIL = Path(__file__).resolve().parents[3] / "contracts" / "node_modules" / "@f
 
 
 @pytest.fixture(scope="module")
-def node():
+def node(tmp_path_factory):
     assert ANVIL.exists(), f"anvil is not installed at {ANVIL} (run `make test`, which runs npm ci in contracts/)"
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    states = tmp_path_factory.mktemp("anvil-states")  # not ~/.foundry/anvil/tmp
+    proc = subprocess.Popen([str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent", "--cache-path",
+                             str(states)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 30
