@@ -24,6 +24,7 @@ from eth.db.backends.base import BaseAtomicDB
 from web3 import Web3
 
 from gridledger.ledger.chain import Chain, EmbeddedChain
+from gridledger.ledger.kvstore import StoreClosed
 
 
 class Busy(Exception):
@@ -35,13 +36,24 @@ class ReadOnlyError(Exception):
 
 
 class _ReadOnlyDB(BaseAtomicDB):
-    """py-evm database over a read-only SQLite connection (``mode=ro``) to the writer's file."""
+    """py-evm database over a read-only SQLite connection (``mode=ro``) to the writer's file.
+    Statements and :meth:`close` take one lock (a close concurrent with a query could crash the
+    process); a read after the close raises :class:`StoreClosed`."""
 
     def __init__(self, path: Path) -> None:
-        self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        self._path = path
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = sqlite3.connect(f"file:{path}?mode=ro", uri=True,
+                                                                check_same_thread=False)
+
+    def _one(self, sql: str, key: bytes) -> Any:
+        with self._lock:
+            if self._conn is None:
+                raise StoreClosed(f"{self._path}: the chain reader is closed")
+            return self._conn.execute(sql, (key,)).fetchone()
 
     def __getitem__(self, key: bytes) -> bytes:
-        row = self._conn.execute("SELECT v FROM kv WHERE k = ?", (key,)).fetchone()
+        row = self._one("SELECT v FROM kv WHERE k = ?", key)
         if row is None:
             raise KeyError(key)
         return bytes(row[0])
@@ -53,13 +65,16 @@ class _ReadOnlyDB(BaseAtomicDB):
         raise ReadOnlyError("the chain reader is read-only")
 
     def _exists(self, key: bytes) -> bool:
-        return self._conn.execute("SELECT 1 FROM kv WHERE k = ?", (key,)).fetchone() is not None
+        return self._one("SELECT 1 FROM kv WHERE k = ?", key) is not None
 
     def atomic_batch(self) -> Any:
         raise ReadOnlyError("the chain reader is read-only")
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
 
 class _Replica:

@@ -98,6 +98,7 @@ class AppState:
         end): only their ``reward`` is read again."""
         self.symbols = Symbols(st.native_symbol, "ELC")
         self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
         self.warmed = threading.Event()
         """Set once the background start (index caught up, caches filled) has finished."""
 
@@ -105,11 +106,15 @@ class AppState:
     def start_background(self, warmers: list[Any]) -> None:
         """Index in the background, then fill the caches the first pages read (``warmers``:
         functions of the state), so that a first visit is served from the index and caches."""
+        self._stopping.clear()
         self.index.start()
 
         def warm() -> None:
-            self.index.sync()
+            with contextlib.suppress(Exception):  # e.g. the chain closed while stopping: nothing to warm
+                self.index.sync()
             for w in warmers:
+                if self._stopping.is_set():
+                    break
                 with contextlib.suppress(Exception):  # a warm-up that fails is computed on first request
                     w(self)
             self.warmed.set()
@@ -119,11 +124,17 @@ class AppState:
         self._threads.append(t)
 
     def stop_background(self) -> None:
+        """Stop the indexer, the warm-up (after the warmer it is running) and the jobs, and wait
+        for the threads, so that the chain can be closed under nobody's feet."""
+        self._stopping.set()
         self.index.stop()
         with self._jobs_lock:
             jobs = list(self.jobs.values())
         for j in jobs:
             j.stop()
+        for t in self._threads:
+            t.join(timeout=60)
+        self._threads = [t for t in self._threads if t.is_alive()]
 
     def job(self, name: str, make: Any) -> ProcessJob:
         """The job ``name``, made by ``make()`` the first time it is asked for (one per app)."""
