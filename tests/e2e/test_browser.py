@@ -260,7 +260,7 @@ def test_full_flow_in_the_browser(server, browser, web_app):
     intruder.click("#buy")
     intruder.wait_for_selector("#buymsg.err")
     msg = intruder.text_content("#buymsg")
-    assert "your account" in msg and "is not registered in the market yet" in msg and "(ETSCNotRegistered)" in msg
+    assert "Your account" in msg and "is not registered in the market yet" in msg and "(ETSCNotRegistered)" in msg
     shot(intruder, "10-refused-with-a-sentence")
     intruder.goto(f"{base}/admin")
     ready(intruder)

@@ -242,8 +242,11 @@ class Chain:
 
 def _raise_revert(exc: BaseException, gas: int) -> None:
     """Re-raise a failed call as a decoded :class:`ContractRevert` (``OutOfGas`` for gas)."""
-    if "out of gas" in str(exc).lower():
+    text = str(exc).lower()
+    if "out of gas" in text:
         raise ContractRevert("OutOfGas", {"gas": gas}) from None
+    if any(m in text for m in _FUNDS_ERRORS):  # eth-tester's ValidationError, a node's "insufficient funds"
+        raise ContractRevert("InsufficientFunds", {}) from None
     data = revert_data(exc)
     if data is None and not _looks_like_revert(exc):
         raise exc
@@ -251,6 +254,7 @@ def _raise_revert(exc: BaseException, gas: int) -> None:
 
 
 _NONCE_ERRORS = ("nonce", "already known", "replacement transaction underpriced")
+_FUNDS_ERRORS = ("does not have enough balance", "insufficient funds", "insufficient balance for transfer")
 
 
 def _is_nonce_error(exc: BaseException) -> bool:

@@ -95,6 +95,12 @@ class BlockSource:
         raise NotImplementedError
 
 
+METADATA_GAS = 100_000
+"""Gas of the index's read-only calls (a token's name, symbol, decimals: a few thousand gas for an
+honest token). A token whose ``name()`` loops forever costs the index this much, not a block's worth
+(anybody can create tokens, and their first transfer is indexed inside a request)."""
+
+
 # ---------------------------------------------------------------------------- embedded (py-evm)
 def _hex(b: bytes) -> str:
     return "0x" + bytes(b).hex()
@@ -187,7 +193,7 @@ class PyEVMSource(BlockSource):
 
         with self._evm() as chain:
             try:
-                return evm_call(chain, {"from": ZERO, "to": to, "gas": 1_000_000, "data": _hex(data)}, "latest")
+                return evm_call(chain, {"from": ZERO, "to": to, "gas": METADATA_GAS, "data": _hex(data)}, "latest")
             except Exception:
                 return None
 
@@ -280,7 +286,7 @@ class RPCSource(BlockSource):
 
     def call(self, to: str, data: bytes) -> bytes | None:
         try:
-            out = self._request("eth_call", [{"to": to, "data": _hex(data)}, "latest"])
+            out = self._request("eth_call", [{"to": to, "data": _hex(data), "gas": hex(METADATA_GAS)}, "latest"])
         except Exception:
             return None
         return bytes.fromhex(out[2:]) if isinstance(out, str) else None

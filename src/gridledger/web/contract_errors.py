@@ -56,7 +56,8 @@ ERRORS: dict[str, ErrorText] = {
     "ETSCEmptyName": E("The name is empty.", "Enter a name."),
     "ETSCSelfTrade": E("{account} cannot buy electricity from itself.", "Choose another retailer."),
     "ETSCInsufficientPower": E("{account} has {available} of available power; {needed} are needed.",
-                               "Choose a smaller amount or another retailer (or report generation first).", _WH),
+                               "For a trade: choose a smaller amount or another retailer. For a consumption reading: "
+                               "the user has not that much power available; report its generation first.", _WH),
     "ETSCInsufficientElecoins": E("{account} holds {available}; this needs {needed}.",
                                   "Buy elecoins from an edge server first, or buy less electricity.", _ELC),
     "ETSCInsufficientReserve": E("The market's elecoin reserve holds {available}; {needed} were asked.",
@@ -216,6 +217,8 @@ ERRORS: dict[str, ErrorText] = {
     "Error": E("The contract refused: {message}.", "Check the inputs."),
     "Panic": E("The contract stopped on an internal check (panic code {code}).",
                "This is a fault in the contract; report it with the transaction."),
+    "InsufficientFunds": E("The account does not hold enough native coin to pay the amount and the gas.",
+                           "Ask for less, or top the account up first."),
     "OutOfGas": E("The transaction ran out of gas ({gas} gas).", "Send it again with more gas."),
     "Reverted": E("The transaction was reverted without a reason.", "Check the inputs and try again."),
     "Unknown": E("The contract refused with an error this app does not know (selector {selector}).",
@@ -264,4 +267,6 @@ def explain(name: str, args: dict[str, Any], names: dict[str, str] | None = None
         def __missing__(self, key: str) -> str:
             return "?"
 
-    return {"message": entry.meaning.format_map(_Default(values)), "hint": entry.todo.format_map(_Default(values))}
+    message = entry.meaning.format_map(_Default(values))
+    return {"message": message[:1].upper() + message[1:],  # "Your account ..." when the sentence starts with it
+            "hint": entry.todo.format_map(_Default(values))}

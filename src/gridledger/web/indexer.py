@@ -38,7 +38,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,8 @@ CREATE INDEX IF NOT EXISTS holders_rank ON holders(token, balance_f DESC);
 CREATE INDEX IF NOT EXISTS holders_holder ON holders(holder);
 CREATE TABLE IF NOT EXISTS moves (tx TEXT, seq INTEGER, block INTEGER, sender TEXT, recipient TEXT, value TEXT,
                                   source TEXT, PRIMARY KEY (tx, seq));
-CREATE TABLE IF NOT EXISTS labels (address TEXT PRIMARY KEY, label TEXT, kind TEXT, ref TEXT, block INTEGER);
+CREATE TABLE IF NOT EXISTS labels (address TEXT, label TEXT, kind TEXT, ref TEXT, block INTEGER,
+                                   PRIMARY KEY (address, ref));
 CREATE TABLE IF NOT EXISTS cache (k TEXT PRIMARY KEY, v TEXT);
 """
 TABLES = ("meta", "blocks", "txs", "events", "addr_tx", "contracts", "tokens", "transfers", "holders", "moves",
@@ -466,13 +467,10 @@ class Index:
         out["topics"] = json.loads(r["topics"]) if r.get("topics") else []
         return out
 
-    def events_of(self, address: str, name: str, limit: int = 10_000) -> list[dict[str, Any]]:
-        """Decoded events ``name`` emitted by the contract at ``address`` (oldest first)."""
-        self.sync()
-        rows = self._q("SELECT e.*, b.timestamp FROM events e JOIN blocks b ON b.number = e.block "
-                       "WHERE e.address = ? AND e.name = ? ORDER BY e.block, e.log_index LIMIT ?",
-                       (to_checksum_address(address), name, limit))
-        return [self._event(r) for r in rows]
+    def events_of(self, address: str, name: str, limit: int = 100_000) -> list[dict[str, Any]]:
+        """The latest ``limit`` decoded events ``name`` emitted by the contract at ``address``, as
+        far as the index has reached (oldest first; the routes sync before they read)."""
+        return self.events_named((name,), limit, emitter=address)
 
     def events_named(self, names: tuple[str, ...], limit: int = 10_000, *, emitter: str) -> list[dict[str, Any]]:
         """The latest ``limit`` decoded events of these names emitted by the contract at ``emitter``,
@@ -558,18 +556,23 @@ class Index:
 
     # -- tokens
     def tokens(self) -> list[dict[str, Any]]:
-        rows = self._q("SELECT k.*, (SELECT COUNT(*) FROM holders h WHERE h.token = k.address) AS holders "
+        rows = self._q("SELECT k.*, (SELECT COUNT(*) FROM holders h WHERE h.token = k.address AND h.balance_f > 0) "
+                       "AS holders "
                        "FROM tokens k ORDER BY k.first_block, k.address")
         return rows
 
     def token(self, address: str) -> dict[str, Any] | None:
         a = to_checksum_address(address)
-        rows = self._q("SELECT k.*, (SELECT COUNT(*) FROM holders h WHERE h.token = k.address) AS holders "
+        rows = self._q("SELECT k.*, (SELECT COUNT(*) FROM holders h WHERE h.token = k.address AND h.balance_f > 0) "
+                       "AS holders "
                        "FROM tokens k WHERE k.address = ?", (a,))
         return rows[0] if rows else None
 
     def holders(self, token: str, page: int, limit: int) -> list[dict[str, Any]]:
-        return self._q("SELECT holder, balance FROM holders WHERE token = ? ORDER BY balance_f DESC, holder "
+        # A foreign token's Transfer events may be inconsistent (a negative sum): only positive
+        # balances are holders.
+        return self._q("SELECT holder, balance FROM holders WHERE token = ? AND balance_f > 0 "
+                       "ORDER BY balance_f DESC, holder "
                        "LIMIT ? OFFSET ?", (to_checksum_address(token), limit, page * limit))
 
     def token_transfers(self, token: str, page: int, limit: int) -> list[dict[str, Any]]:
@@ -579,7 +582,8 @@ class Index:
 
     def address_tokens(self, address: str) -> list[dict[str, Any]]:
         return self._q("SELECT h.token, h.balance, k.name, k.symbol, k.decimals FROM holders h "
-                       "LEFT JOIN tokens k ON k.address = h.token WHERE h.holder = ? ORDER BY k.first_block",
+                       "LEFT JOIN tokens k ON k.address = h.token WHERE h.holder = ? AND h.balance_f > 0 "
+                       "ORDER BY k.first_block",
                        (to_checksum_address(address),))
 
     def address_transfers(self, address: str, limit: int) -> list[dict[str, Any]]:
@@ -599,9 +603,14 @@ class Index:
         return None
 
     # -- labels and counters
-    def event_labels(self) -> dict[str, dict[str, Any]]:
-        """Labels the chain's events give accounts (users, meters, EVs, community members)."""
-        rows = self._q("SELECT address, label, kind, ref FROM labels")
+    def event_labels(self, emitters: set[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Labels the chain's events give accounts (users, meters, EVs, community members), only
+        from the contracts in ``emitters`` when given: anybody can deploy a contract with our
+        creation code and make its events name any account, so the pages pass the deployed
+        contracts (each label is kept per emitting contract: a forged one never hides the real)."""
+        rows = self._q("SELECT address, label, kind, ref FROM labels ORDER BY block")
+        if emitters is not None:
+            rows = [r for r in rows if r["ref"] in emitters]
         users = {r["address"]: r["label"] for r in rows if r["kind"] == "user"}
         out: dict[str, dict[str, Any]] = {}
         for r in rows:
@@ -657,8 +666,9 @@ def mv_source(mv: ValueMove) -> str:
 
 def decimal_units(value: int | str, decimals: int) -> str:
     """``value`` smallest units as an exact decimal string."""
-    d = Decimal(int(value)).scaleb(-decimals)
-    return f"{d.normalize():f}" if d != 0 else "0"
+    with localcontext(Context(prec=200)):  # exact for any uint256
+        d = Decimal(int(value)).scaleb(-decimals)
+        return f"{d.normalize():f}" if d != 0 else "0"
 
 
 # Kept for callers of the first index (deps.tx_out).

@@ -29,7 +29,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import Any
 
 TOKEN_UNIT = {"Elecoin": "elecoin", "EPOS": "epos", "UPOS": "upos"}
@@ -84,7 +84,11 @@ def _dec(value: int | str | Decimal) -> Decimal:
 
 def scale(value: int | str, unit: str) -> Decimal:
     """The integer ``value`` in the display unit of ``unit`` (exact)."""
-    v = _dec(value)
+    with localcontext(EXACT):
+        return _scale(_dec(value), unit)
+
+
+def _scale(v: Decimal, unit: str) -> Decimal:
     if unit in ("native", "elecoin", "epos", "upos", "native_per_elecoin"):
         return v.scaleb(-18)
     if unit in ("wh", "w"):
@@ -96,17 +100,24 @@ def scale(value: int | str, unit: str) -> Decimal:
     return v
 
 
+EXACT = Context(prec=200, Emax=999_999, Emin=-999_999)
+"""Enough digits for any 256-bit integer scaled to any unit (the default context keeps 28)."""
+
+
 def number(x: Decimal | float | int, decimals: int) -> str:
     """``x`` with at most ``decimals`` decimals, trailing zeros dropped, thousands separated; a
     nonzero value below the last decimal keeps two significant digits (never a misleading 0)."""
     d = Decimal(str(x)) if isinstance(x, float) else Decimal(x)
     if d == 0:
         return "0"
-    if decimals > 0 and abs(d) < Decimal(1).scaleb(-decimals):
-        exp = d.adjusted() - 1
-        q = d.quantize(Decimal(1).scaleb(exp), rounding=ROUND_HALF_EVEN)
-        return f"{q:f}".rstrip("0").rstrip(".") if "." in f"{q:f}" else f"{q:f}"
-    q = d.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN)
+    if not d.is_finite():
+        return str(d)
+    with localcontext(EXACT):  # any uint256 in any unit: up to 78 integer digits plus the decimals
+        if decimals > 0 and abs(d) < Decimal(1).scaleb(-decimals):
+            exp = d.adjusted() - 1
+            q = d.quantize(Decimal(1).scaleb(exp), rounding=ROUND_HALF_EVEN)
+            return f"{q:f}".rstrip("0").rstrip(".") if "." in f"{q:f}" else f"{q:f}"
+        q = d.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN)
     text = f"{q:,f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 
 from gridledger.errors import ConfigError
 from gridledger.ledger.accounts import open_vault
@@ -182,11 +182,19 @@ class AppState:
             add(a, f"edge server {k + 1}", "role")
         if "elecoin" in deps:
             add(deps["elecoin"].guardian, "guardian", "role")  # may pause the market
+        ours = {to_checksum_address(a) for d in deps.values() for a in d.contracts.values()}
         for m in ("community", "fleet"):
             if m in deps:
-                add(deps[m].administrator, f"{m} operator", "role")
+                add(deps[m].administrator, f"{m} administrator", "role")
+                for name, address in deps[m].contracts.items():
+                    if name not in ("ProofStaking", "V2VSettlement"):
+                        continue
+                    for e in self.index.events_named(("RoleGranted",), emitter=address):
+                        role = ROLE_NAMES.get(str(e["args"]["role"]).lower().removeprefix("0x"))
+                        if role is not None:
+                            add(e["args"]["account"], f"{m} {role}", "role")
         add(self.faucet_address(), "faucet", "role")
-        for a, v in self.index.event_labels().items():
+        for a, v in self.index.event_labels(ours).items():
             add(a, v["label"], v["kind"])
         return out
 
@@ -328,6 +336,11 @@ class AppState:
         self.stop_background()
         self.reader.close()
         self.rpc_pool.shutdown(wait=False, cancel_futures=True)
+
+
+ROLE_NAMES = {"00" * 32: "administrator", keccak(b"OPERATOR_ROLE").hex(): "operator",
+              keccak(b"GUARDIAN_ROLE").hex(): "guardian"}
+"""The staking and settlement contracts' roles by their bytes32 id (hex, no 0x)."""
 
 
 def refuse_vault_password_file(data_dir: Path) -> None:

@@ -148,6 +148,13 @@ def test_contract_refusals_are_409_with_the_error_name_and_change_nothing(world)
     assert r.status_code == 409 and r.json()["detail"]["error"] == "ETSCNotEdgeServer"
     r = c.post("/api/trade", json={"retailer": world.alice["address"], "energy_kwh": 1}, headers=world.h(world.carol))
     assert r.status_code == 409 and r.json()["detail"]["error"] == "ETSCNotRegistered"
+    server = c.get("/api/market").json()["edge_servers"][0]["address"]
+    native = int(c.get(f"/api/accounts/{world.alice['address']}").json()["native_wei"])
+    price = int(c.get("/api/market").json()["edge_servers"][0]["uniform_price_wei"])
+    elecoins = native // price + 10  # more than her coin pays for (she holds 10 coin from the faucet)
+    r = c.post("/api/buy", json={"server": server, "elecoins": elecoins}, headers=h)
+    assert r.status_code == 409 and r.json()["detail"]["error"] == "InsufficientFunds"
+    assert "native coin" in r.json()["detail"]["message"]
     assert state(world) == before
 
 

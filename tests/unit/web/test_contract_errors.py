@@ -47,7 +47,7 @@ def test_the_api_refuses_with_the_sentence(tmp_path):
     assert r.status_code == 409
     d = r.json()["detail"]
     assert d["error"] == "ETSCNotRegistered" and d["args"] == {"account": w.carol["address"]}
-    assert d["message"].startswith("your account (") and d["message"].endswith("is not registered in the market yet.")
+    assert d["message"].startswith("Your account (") and d["message"].endswith("is not registered in the market yet.")
     assert "administrator" in d["hint"]
     r = w.client.post("/api/admin/readings", json={"meter": w.meter, "kind": "consumption", "energy_kwh": 1000},
                       headers=w.h(w.admin))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Annotated, Any
 
 from eth_utils import to_checksum_address
@@ -23,7 +23,7 @@ from gridledger.web import schemas as s
 from gridledger.web.contract_errors import explain
 from gridledger.web.decoding import VIEW_TOKENS
 from gridledger.web.deps import MAX_BLOCK, State
-from gridledger.web.present import amount, display_args, number
+from gridledger.web.present import EXACT, amount, display_args, number
 from gridledger.web.state import AppState
 
 router = APIRouter(tags=["explorer"])
@@ -43,7 +43,9 @@ def _address(address: str) -> str:
 
 
 def token_amount(value: int | str, decimals: int | None, symbol: str | None) -> str:
-    shown = number(Decimal(int(value)).scaleb(-(decimals if decimals is not None else 18)), 4)
+    with localcontext(EXACT):
+        scaled = Decimal(int(value)).scaleb(-(decimals if decimals is not None else 18))
+    shown = number(scaled, 4)
     return f"{shown} {symbol or 'units'}"
 
 

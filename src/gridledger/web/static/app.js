@@ -224,6 +224,7 @@ function chart(el, xs, opts) {
   const width = () => Math.max(260, el.clientWidth - 2);
   const u = new uPlot({ width: width(), height: opts.height || 260, series, axes, scales,
                         legend: { live: false }, cursor: { drag: { x: false, y: false } },
+                        tzDate: ts => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),  // axes in UTC, as the tooltips
                         plugins: [tooltipPlugin(fmtX)] },
                       [xs.map(Number), ...order.map(k => data[k])], box);
   if (window.ResizeObserver) new ResizeObserver(() => u.setSize({ width: width(), height: opts.height || 260 })).observe(el);

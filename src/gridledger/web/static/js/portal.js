@@ -8,7 +8,7 @@ function nextSteps(acc) {
   if (!acc.trans_right && !acc.gen_right) return `<p><strong>You are registered as “${esc(acc.name)}” but have no rights yet.</strong> Ask the administrator for the trading right (to buy electricity) or the generation right (to sell it).</p>${copy}`;
   if (!acc.trans_right) return `<p>You are registered as “${esc(acc.name)}”, a retailer: your smart meter's generation readings become energy you sell. You may not buy electricity (ask the administrator for the trading right).</p>`;
   if (acc.elecoins <= 0) return `<p>You are registered as “${esc(acc.name)}” and may trade. <strong>Next: buy elecoins</strong> from an edge server (below); you pay in ${esc(SYM.native)} at its declared price.</p>`;
-  if (acc.avail_power_kwh <= 0) return `<p>You hold ${esc(fmtElc(acc.elecoins))}. <strong>Next: buy electricity</strong> from a retailer (below); 1 kWh costs ${esc(market ? market.unit_power_price_display : "")}.</p>`;
+  if (acc.avail_power_kwh <= 0) return `<p>You hold ${esc(fmtElc(acc.elecoins))}. <strong>Next: buy electricity</strong> from a retailer (below); electricity costs ${esc(market ? market.unit_power_price_display : "")}.</p>`;
   return `<p>You hold ${esc(fmtElc(acc.elecoins))} and ${esc(fmtKwh(acc.avail_power_kwh))} of energy to use. Your history and daily totals are below.</p>`;
 }
 
@@ -32,7 +32,7 @@ function priceFor(server) {
 
 function renderMarket() {
   if (!market) return;
-  $("qline").textContent = `1 kWh costs ${market.unit_power_price_display} (the market's fixed rate, Q). Elecoins cost what each edge server declares (between ${market.bounds.display}); ${market.bounds.slot_left_display} can still be bought in this ${fmtNum(market.bounds.slot_seconds / 60, 0)}-minute slot:`;
+  $("qline").textContent = `Electricity costs ${market.unit_power_price_display} (the market's fixed rate, Q). Elecoins cost what each edge server declares (from ${market.bounds.display}); ${market.bounds.slot_left_display} can still be bought in this ${fmtNum(market.bounds.slot_seconds / 60, 0)}-minute slot:`;
   show("pausedmsg", market.paused ? "The market is paused: purchases, trades and meter readings are refused until the administrator resumes it." : "", market.paused ? "warn" : "");
   const rows = market.edge_servers.map(s => {
     const p = priceFor(s);
