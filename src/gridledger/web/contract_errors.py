@@ -268,5 +268,6 @@ def explain(name: str, args: dict[str, Any], names: dict[str, str] | None = None
             return "?"
 
     message = entry.meaning.format_map(_Default(values))
-    return {"message": message[:1].upper() + message[1:],  # "Your account ..." when the sentence starts with it
-            "hint": entry.todo.format_map(_Default(values))}
+    if message.startswith("your account"):  # a sentence starting with the reader's account (names keep their case)
+        message = "Y" + message[1:]
+    return {"message": message, "hint": entry.todo.format_map(_Default(values))}
