@@ -17,7 +17,8 @@ Units:
 ``native_per_elecoin`` wei per whole elecoin (edge-server prices), shown in coin per ELC
 ``elecoin_per_wh``    elecoin units per Wh (the unit power price Q), shown in ELC per kWh
 ``bps``               basis points, shown in %
-``count``             a plain number (rounds, attempts, block numbers and windows in blocks)
+``count``             a plain number (rounds, attempts, block numbers)
+``blocks``            a duration in blocks (the staking and settlement windows)
 ``w``                 W (a meter's rated power), shown in kW
 ``seconds``           a duration in seconds
 ``time``              a Unix time (seconds), shown as a UTC date and time
@@ -53,17 +54,17 @@ UNITS: dict[str, dict[str, str]] = {
                      "energyWh": "wh", "lossWh": "wh", "savings": "upos", "fee": "upos", "feePool": "upos",
                      "credited": "epos", "staked": "epos", "deltaBps_": "bps", "members": "count",
                      "stakers": "count", "eligible": "count", "attempts": "count", "reason": "count",
-                     "windows": "count", "stakeDeadline": "count", "revealDeadline": "count",
+                     "windows": "blocks", "stakeDeadline": "count", "revealDeadline": "count",
                      "adminDelay": "seconds", "newDelay": "seconds", "acceptSchedule": "time",
                      "effectSchedule": "time"},
     "V2VSettlement": {"betaBps_": "bps", "betaBps": "bps", "acceptedBetaBps": "bps", "round": "count",
                       "profit": "native", "fee": "native", "amount": "native", "profits": "native",
-                      "fees": "native", "claimWindow_": "count", "adminDelay": "seconds", "newDelay": "seconds",
+                      "fees": "native", "claimWindow_": "blocks", "adminDelay": "seconds", "newDelay": "seconds",
                       "acceptSchedule": "time", "effectSchedule": "time"},
 }
 
 DECIMALS = {"native": 6, "elecoin": 4, "epos": 4, "upos": 4, "wh": 3, "native_per_elecoin": 6,
-            "elecoin_per_wh": 4, "bps": 2, "count": 0, "w": 3, "seconds": 0}
+            "elecoin_per_wh": 4, "bps": 2, "count": 0, "w": 3, "seconds": 0, "blocks": 0}
 """Decimals shown for each unit (values smaller than the last shown decimal keep 2 significant digits)."""
 
 
@@ -134,7 +135,7 @@ class Symbols:
     def of(self, unit: str) -> str:
         return {"native": self.native, "elecoin": self.elecoin, "epos": "EPOS", "upos": "UPOS", "wh": "kWh",
                 "native_per_elecoin": f"{self.native}/{self.elecoin}", "elecoin_per_wh": f"{self.elecoin}/kWh",
-                "bps": "%", "count": "", "w": "kW", "seconds": "s"}.get(unit, "")
+                "bps": "%", "count": "", "w": "kW", "seconds": "s", "blocks": "blocks"}.get(unit, "")
 
     def to_json(self) -> dict[str, str]:
         return {"native": self.native, "elecoin": self.elecoin, "energy": "kWh"}
@@ -171,8 +172,21 @@ def display_args(contract: str | None, member: str | None, args: dict[str, Any] 
             item["display"] = amount(v, unit, sym)
         elif isinstance(v, str) and v.startswith("0x") and len(v) == 42 and names:
             item["label"] = names.get(v)
+        elif k in ("role", "neededRole") and isinstance(v, str) and v.lower().removeprefix("0x") in ROLES:
+            item["display"] = ROLES[v.lower().removeprefix("0x")]
         out.append(item)
     return out
+
+
+def _role_id(name: str) -> str:
+    from eth_utils import keccak
+
+    return keccak(text=name).hex()
+
+
+ROLES = {"00" * 32: "administrator (DEFAULT_ADMIN_ROLE)",
+         **{_role_id(r): r for r in ("OPERATOR_ROLE", "GUARDIAN_ROLE")}}
+"""Names of our contracts' AccessControl roles by their bytes32 id (hex, no 0x)."""
 
 
 # ---------------------------------------------------------------------------- account history

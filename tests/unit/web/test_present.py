@@ -77,3 +77,17 @@ def test_struct_arguments_are_shown_field_by_field_with_units():
     assert amount(1_700_000_000, "time", Symbols()) == "2023-11-14 22:13:20 UTC"
     assert amount(0, "time", Symbols()) == "0"
     assert amount(12_500, "w", Symbols()) == "12.5 kW"
+
+
+def test_roles_are_named_and_windows_counted_in_blocks():
+    from eth_utils import keccak
+
+    from gridledger.web.present import display_args
+
+    sym = Symbols("ETH")
+    role = "0x" + keccak(text="OPERATOR_ROLE").hex()
+    shown = display_args("ProofStaking", "RoleGranted", {"role": role, "account": "0x" + "11" * 20}, sym)
+    assert shown[0]["display"] == "OPERATOR_ROLE"
+    unknown = display_args("ProofStaking", "RoleGranted", {"role": "0x" + "ab" * 32}, sym)
+    assert "display" not in unknown[0]
+    assert display_args("V2VSettlement", "constructor", {"claimWindow_": 100_000}, sym)[0]["display"] == "100,000 blocks"
