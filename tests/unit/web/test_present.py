@@ -90,4 +90,5 @@ def test_roles_are_named_and_windows_counted_in_blocks():
     assert shown[0]["display"] == "OPERATOR_ROLE"
     unknown = display_args("ProofStaking", "RoleGranted", {"role": "0x" + "ab" * 32}, sym)
     assert "display" not in unknown[0]
-    assert display_args("V2VSettlement", "constructor", {"claimWindow_": 100_000}, sym)[0]["display"] == "100,000 blocks"
+    window = display_args("V2VSettlement", "constructor", {"claimWindow_": 100_000}, sym)[0]
+    assert window["display"] == "100,000 blocks"
