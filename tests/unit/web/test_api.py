@@ -289,3 +289,11 @@ def test_settings_refuse_placeholder_secrets_outside_dev(tmp_path):
     with pytest.raises(ValidationError, match="admin_password"):
         Settings(env="prod", data_dir=tmp_path)
     Settings(env="prod", data_dir=tmp_path, admin_password="a real long secret", meter_password="another secret!")
+
+
+def test_every_page_links_the_icon_it_serves(world):
+    c = world.client
+    icon = c.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    for path in ("/", "/login", "/portal", "/admin", "/server", "/explorer", "/dashboard", "/docs", "/redoc"):
+        assert 'rel="icon" href="/static/favicon.svg"' in c.get(path).text, path

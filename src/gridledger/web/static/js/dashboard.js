@@ -90,7 +90,7 @@ async function community() {
 
 function roundsTable(rs, kind) {
   if (kind === "community") {
-    return table(["Round", "Phase", "Miner", "Validators (stake)", "Credited", "Slashed", "Reward", "Energy recorded"], rs.map(r =>
+    return table(["Round", "Phase", "Miner", "Validators (stake behind each: its coalition's)", "Credited", "Slashed", "Reward", "Energy recorded"], rs.map(r =>
       `<tr><td>${r.round}</td><td>${esc(r.phase)}</td><td>${r.miner ? addrLink(r.miner) : "none"}</td><td>${r.validators.map(v => `${addrLink(v.address)} ${esc(fmtNum(v.stake, 3))} EPOS${v.slashed ? ` <span class="badge no">slashed</span>` : ""}`).join("<br>")}</td><td class="num">${esc(fmtNum(r.credited, 3))} EPOS</td><td class="num">${esc(fmtNum(r.slashed, 3))} EPOS</td><td class="num">${esc(fmtNum(r.reward, 4))} UPOS</td><td class="num">${esc(fmtKwh(r.traded_kwh))}</td></tr>`), "c-rounds-table");
   }
   return table(["Round", "Phase", "Miner (mLAG)", "EVs staking", "Proof scores staked", "Profits settled", "Fees to the miner"], rs.map(r =>

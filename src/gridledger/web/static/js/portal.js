@@ -41,7 +41,7 @@ function renderMarket() {
     return `<tr><td>${addrLink(s.address)}<div class="hint">${when}may still sell ${esc(s.allocation_left_display)}</div></td><td class="num">${esc(p.price_display)}${p.personal ? ` <span class="badge">your personal price</span>` : ""}</td><td class="num">${esc(kwh)}</td></tr>`;
   });
   $("market").innerHTML = table(["Edge server", "Price per elecoin", "Electricity at this price"], rows, "pricetable");
-  $("markettime").textContent = `Updated ${new Date().toLocaleTimeString()}; refreshed every 5 s.`;
+  $("markettime").textContent = `Updated ${new Date().toISOString().slice(11, 19)} UTC; refreshed every 5 s.`;
   const sel = $("server"), keep = sel.value;
   sel.innerHTML = market.edge_servers.map(s => `<option value="${esc(s.address)}">${esc(s.label)} – ${esc(priceFor(s).price_display)}</option>`).join("");
   if (keep) sel.value = keep;
