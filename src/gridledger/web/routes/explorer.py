@@ -203,16 +203,21 @@ def tokens(state: State) -> dict[str, Any]:
     return {"tokens": [_token_out(state, t) for t in state.index.tokens()]}
 
 
-@router.get("/api/explorer/token/{address}", responses={404: {"model": s.ErrorOut}})
-def token(address: str, state: State, page: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-          limit: Annotated[int, Query(ge=1, le=100)] = 25) -> dict[str, Any]:
-    """A token: supply, holders, and its transfers (newest first, paged)."""
+def _token_or_404(state: AppState, address: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(address, the index's token row, the token as shown) after indexing what is new; 404 if no token."""
     a = _address(address)
     sync_for_read(state)
     t = state.index.token(a)
     if t is None:
         raise HTTPException(404, f"no token at {a} (no ERC-20 transfer seen)")
-    out = _token_out(state, t)
+    return a, t, _token_out(state, t)
+
+
+@router.get("/api/explorer/token/{address}", responses={404: {"model": s.ErrorOut}})
+def token(address: str, state: State, page: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+          limit: Annotated[int, Query(ge=1, le=100)] = 25) -> dict[str, Any]:
+    """A token: supply, holders, and its transfers (newest first, paged)."""
+    a, t, out = _token_or_404(state, address)
     rows = [{**r, "value_display": token_amount(r["value"], t["decimals"], t["symbol"])}
             for r in state.index.token_transfers(a, page, limit)]
     return {"token": out, "transfers": rows, "page": page, "pages": max(1, math.ceil(int(out["transfers"]) / limit))}
@@ -222,12 +227,7 @@ def token(address: str, state: State, page: Annotated[int, Query(ge=0, le=1_000_
 def holders(address: str, state: State, page: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
             limit: Annotated[int, Query(ge=1, le=100)] = 25) -> dict[str, Any]:
     """A token's holders by balance, with their share of the supply."""
-    a = _address(address)
-    sync_for_read(state)
-    t = state.index.token(a)
-    if t is None:
-        raise HTTPException(404, f"no token at {a} (no ERC-20 transfer seen)")
-    out = _token_out(state, t)
+    a, t, out = _token_or_404(state, address)
     supply = Decimal(int(out["supply"])) if int(out["supply"]) > 0 else None
     held = (_epos_view(state, a)["holders"][page * limit:(page + 1) * limit] if out.get("view")
             else state.index.holders(a, page, limit))
