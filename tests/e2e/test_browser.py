@@ -117,7 +117,9 @@ def sign_in(page, base, name, password):
     page.click("#signin")
     page.wait_for_load_state("networkidle")
     # Locator waits, not wait_for_function: the pages' CSP forbids the eval a string predicate needs.
-    page.locator("#who", has_text=name).wait_for()
+    signed_in = page.locator("#who", has_text=name).or_(page.locator("#loginmsg.err"))
+    signed_in.first.wait_for()
+    assert page.locator("#loginmsg.err").count() == 0, page.text_content("#loginmsg")  # refused: say why
 
 
 @pytest.mark.seed_sensitive
